@@ -1,0 +1,76 @@
+"""The one contract every session store keeps, and the errors it raises.
+
+Invariants every backend keeps (the contract tests in `tests/stores/` check each):
+
+1. `append` is atomic and append-only: it never rewrites earlier turns, and concurrent
+   writers to one session get sequence numbers 1, 2, 3, … with no gap and no duplicate.
+2. `load` returns the last `limit` turns oldest first, in one round trip; a corrupt
+   stored turn is skipped with a logged warning and never hides the others.
+3. `clear` removes every trace of a session: turns, summaries, embeddings, index entries.
+4. `claim_event` is true exactly once per key until its TTL passes, also under concurrency.
+5. `lock` admits one holder per session at a time; a crashed holder's lock expires.
+6. A server that is down raises `StoreUnavailable`; the store recovers when it returns.
+7. Sessions untouched for the retention period disappear (TTL or `purge_expired`).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+from stores.models import MessageHistory, SessionInfo, Turn
+
+
+class StoreError(Exception):
+    """Base of every error a store raises."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached; the URL in the message hides its password."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = redact_url(url)
+        self.reason = reason
+        super().__init__(f"session store {self.url} is unavailable: {reason}")
+
+
+class UnsupportedStoreURL(StoreError, ValueError):
+    """`open_store` was given a URL whose scheme no backend serves."""
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Where histories live. Every method is safe to call from many tasks at once."""
+
+    url: str
+
+    async def load(self, session_id: str, limit: int | None = None) -> MessageHistory: ...
+
+    async def append(self, session_id: str, turn: Turn) -> Turn: ...
+
+    async def clear(self, session_id: str) -> int: ...
+
+    async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]: ...
+
+    async def claim_event(self, event_id: str, ttl: float) -> bool: ...
+
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
+
+    async def purge_expired(self) -> int: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`, safe for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,0 +1,137 @@
+"""The values every store keeps and returns: turns, histories, session listings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A piece of data an answer cited: what it is and where it came from."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One question and its answer in a session.
+
+    `seq` is 0 until a store assigns it on `append`; `embedding` is float32 or None.
+    """
+
+    question: str
+    answer: str
+    summary: str = ""
+    user: str | None = None
+    embedding: np.ndarray | None = field(default=None, compare=False)
+    question_tokens: int = 0
+    answer_tokens: int = 0
+    summary_tokens: int = 0
+    sources: tuple[Source, ...] = ()
+    seq: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+
+    def with_seq(self, seq: int) -> Turn:
+        return replace(self, seq=seq)
+
+    def fields_json(self) -> dict[str, Any]:
+        """Every field but the embedding and seq, as JSON-ready values."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "summary": self.summary,
+            "user": self.user,
+            "question_tokens": self.question_tokens,
+            "answer_tokens": self.answer_tokens,
+            "summary_tokens": self.summary_tokens,
+            "sources": [[s.title, s.url] for s in self.sources],
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_fields_json(
+        cls, data: dict[str, Any], *, seq: int, embedding: bytes | None
+    ) -> Turn:
+        """Rebuild a turn from `fields_json()` output; raises on anything malformed."""
+        created = datetime.fromisoformat(data["created_at"])
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return cls(
+            question=str(data["question"]),
+            answer=str(data["answer"]),
+            summary=str(data.get("summary") or ""),
+            user=data.get("user"),
+            embedding=embedding_from_bytes(embedding),
+            question_tokens=int(data.get("question_tokens") or 0),
+            answer_tokens=int(data.get("answer_tokens") or 0),
+            summary_tokens=int(data.get("summary_tokens") or 0),
+            sources=tuple(Source(str(t), str(u)) for t, u in data.get("sources") or ()),
+            seq=seq,
+            created_at=created,
+        )
+
+
+def embedding_to_bytes(embedding: np.ndarray | None) -> bytes | None:
+    """Raw little-endian float32 bytes: 1.5 KB for 384 dimensions, no JSON number lists."""
+    if embedding is None:
+        return None
+    return np.asarray(embedding, dtype="<f4").tobytes()
+
+
+def embedding_from_bytes(raw: bytes | None) -> np.ndarray | None:
+    if not raw:
+        return None
+    if len(raw) % 4:
+        raise ValueError(f"embedding of {len(raw)} bytes is not float32")
+    return np.frombuffer(raw, dtype="<f4")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHistory:
+    """A session's turns, oldest first, as one store `load` returned them."""
+
+    session_id: str
+    turns: tuple[Turn, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def __iter__(self) -> Iterator[Turn]:
+        return iter(self.turns)
+
+    def __bool__(self) -> bool:
+        return bool(self.turns)
+
+    @property
+    def last(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One line of `/dexter-history`: a session of a scope (a Slack channel, say)."""
+
+    session_id: str
+    first_question: str
+    turns: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def scope_of(session_id: str) -> str:
+    """The scope a session is listed under: its id without the last part.
+
+    `slack:T1:C1:1700000000.000100` is listed under `slack:T1:C1`.
+    """
+    scope, sep, _ = session_id.rpartition(":")
+    return scope if sep else ""
