@@ -93,7 +93,7 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        """The store to open: `DEXTER_STORE_URL`, else `REDIS_URL`, else `DATABASE_URL`, else SQLite."""
+        """`DEXTER_STORE_URL`, else `REDIS_URL`, else `DATABASE_URL`, else embedded SQLite."""
         for url in (self.dexter_store_url, self.redis_url, self.database_url):
             if url:
                 return url

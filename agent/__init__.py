@@ -1,0 +1,6 @@
+"""The research agent, free of Slack: `Agent.run(query, session_id=..., store=...)`."""
+
+from agent.errors import AgentError, ModelError, RunTimeout
+from agent.orchestrator import Agent, AgentConfig, AgentResult
+
+__all__ = ["Agent", "AgentConfig", "AgentError", "AgentResult", "ModelError", "RunTimeout"]

@@ -1,0 +1,312 @@
+"""The research agent: understand -> plan -> execute -> reflect (bounded) -> answer, with memory.
+
+`Agent.run` is the whole contract front ends use. With a session and a store it holds
+the session's lock for the whole answer (one answer at a time per thread), loads the
+history, sends only the turns that matter, and appends the finished turn in one write;
+a run that fails appends nothing. Without a session it is a one-shot agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from agent.context import ContextSelection, select_context
+from agent.embeddings import Embedder, EmbeddingError
+from agent.errors import AgentError, ModelError, RunTimeout
+from agent.events import (
+    AnswerToken,
+    Done,
+    ErrorEvent,
+    PhaseStarted,
+    PlannedTask,
+    PlanReady,
+    ProgressCallback,
+    emit,
+)
+from agent.llm import LLMClient, Usage
+from agent.phases.answer import answer
+from agent.phases.execute import Gathered, execute
+from agent.phases.plan import plan
+from agent.phases.reflect import reflect
+from agent.phases.summarise import summarise
+from agent.phases.understand import understand
+from agent.prompts import Understanding
+from agent.tokens import count_tokens
+from agent.tools import ToolRegistry
+from stores import MessageHistory, SessionStore, Source, StoreUnavailable, Turn
+
+log = logging.getLogger(__name__)
+
+REFLECT_TOKENS_PER_RESULT = 300
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """The agent's knobs; `agent.factory` fills them from the settings."""
+
+    max_iterations: int = 3
+    run_timeout: float = 300.0
+    summarize_with_model: bool = False
+    recent_turns: int = 2
+    max_context_turns: int = 10
+    context_token_budget: int = 2000
+    history_load_limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    """What one run produced; `turn` is the stored turn (with its seq) when there was a session."""
+
+    query: str
+    answer: str
+    sources: tuple[Source, ...]
+    understanding: Understanding
+    usage: dict[str, Usage]
+    timings: dict[str, float]
+    seconds: float
+    context_seqs: tuple[int, ...] = ()
+    context_tokens: int = 0
+    history_tokens: int = 0
+    tool_calls: int = 0
+    iterations: int = 0
+    turn: Turn | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(u.total for u in self.usage.values())
+
+    def answer_with_sources(self) -> str:
+        """The answer as Markdown with a Sources list, for front ends without blocks."""
+        if not self.sources:
+            return self.answer
+        lines = "\n".join(f"- [{s.title}]({s.url})" for s in self.sources)
+        return f"{self.answer}\n\n**Sources**\n{lines}"
+
+
+@dataclass
+class _Run:
+    """The bookkeeping of one run: usage and time per phase."""
+
+    on_progress: ProgressCallback | None
+    usage: dict[str, Usage] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def spent(self, phase: str, usage: Usage, started: float) -> None:
+        self.usage[phase] = self.usage.get(phase, Usage()) + usage
+        self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+
+
+class Agent:
+    """A financial research agent; one instance serves every thread concurrently."""
+
+    def __init__(
+        self,
+        llm: LLMClient,
+        tools: ToolRegistry,
+        *,
+        embedder: Embedder | None = None,
+        config: AgentConfig | None = None,
+    ) -> None:
+        self.llm = llm
+        self.tools = tools
+        self.embedder = embedder
+        self.config = config or AgentConfig()
+
+    async def run(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        store: SessionStore | None = None,
+        on_progress: ProgressCallback | None = None,
+        user: str | None = None,
+    ) -> AgentResult:
+        """Answer `query`; raises `AgentError` or `StoreUnavailable` after an error event."""
+        query = query.strip()
+        if not query:
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.config.run_timeout):
+                async with self._session(store, session_id) as history:
+                    result = await self._research(query, history, on_progress, user, started)
+                    if store is not None and session_id is not None and result.turn is not None:
+                        stored = await store.append(session_id, result.turn)
+                        result = replace(result, turn=stored)
+        except TimeoutError:
+            await emit(on_progress, ErrorEvent(kind="timeout", message=_timeout_text(self)))
+            raise RunTimeout(_timeout_text(self)) from None
+        except ModelError as exc:
+            await emit(on_progress, ErrorEvent(kind="model", message=str(exc)))
+            raise
+        except StoreUnavailable as exc:
+            await emit(on_progress, ErrorEvent(kind="store", message=str(exc)))
+            raise
+        except AgentError as exc:
+            await emit(on_progress, ErrorEvent(kind="internal", message=str(exc)))
+            raise
+        await emit(
+            on_progress,
+            Done(
+                seconds=round(result.seconds, 3),
+                total_tokens=result.total_tokens,
+                seq=result.turn.seq if result.turn else None,
+            ),
+        )
+        return result
+
+    @asynccontextmanager
+    async def _session(
+        self, store: SessionStore | None, session_id: str | None
+    ) -> AsyncIterator[MessageHistory]:
+        """The session's history, with its lock held until the turn is stored."""
+        if store is None or session_id is None:
+            yield MessageHistory(session_id or "")
+            return
+        async with store.lock(session_id):
+            yield await store.load(session_id, limit=self.config.history_load_limit)
+
+    async def _research(
+        self,
+        query: str,
+        history: MessageHistory,
+        on_progress: ProgressCallback | None,
+        user: str | None,
+        started: float,
+    ) -> AgentResult:
+        run = _Run(on_progress)
+        query_vector = await self._embed(query, run)
+        context = self._select(history, query, query_vector)
+        history_messages = context.messages()
+
+        await emit(on_progress, PhaseStarted(phase="understanding"))
+        step = time.perf_counter()
+        understanding, usage = await understand(self.llm, query, history_messages)
+        run.spent("understand", usage, step)
+
+        gathered = Gathered()
+        iterations = 0
+        missing: list[str] = []
+        for iteration in range(1, self.config.max_iterations + 1):
+            iterations = iteration
+            await emit(on_progress, PhaseStarted(phase="planning", iteration=iteration))
+            step = time.perf_counter()
+            research_plan, usage = await plan(
+                self.llm,
+                understanding,
+                self.tools.catalog(),
+                missing=missing,
+                done_calls=gathered.calls,
+                id_prefix="" if iteration == 1 else f"r{iteration}",
+            )
+            run.spent("plan", usage, step)
+            await emit(
+                on_progress,
+                PlanReady(
+                    iteration=iteration,
+                    tasks=[PlannedTask(**t.model_dump()) for t in research_plan.tasks],
+                ),
+            )
+
+            await emit(on_progress, PhaseStarted(phase="executing", iteration=iteration))
+            step = time.perf_counter()
+            report = await execute(
+                self.llm, research_plan.tasks, understanding, self.tools, gathered, on_progress
+            )
+            run.spent("execute", report.usage, step)
+            if report.new_calls == 0:
+                break
+            if iteration == self.config.max_iterations:
+                break
+
+            await emit(on_progress, PhaseStarted(phase="reflecting", iteration=iteration))
+            step = time.perf_counter()
+            verdict, usage = await reflect(
+                self.llm, understanding, gathered.text(budget=REFLECT_TOKENS_PER_RESULT)
+            )
+            run.spent("reflect", usage, step)
+            if verdict.sufficient or not verdict.missing:
+                break
+            missing = verdict.missing
+
+        await emit(on_progress, PhaseStarted(phase="answering"))
+        step = time.perf_counter()
+
+        async def stream_token(piece: str) -> None:
+            await emit(on_progress, AnswerToken(text=piece))
+
+        text, usage = await answer(
+            self.llm, query, understanding, history_messages, gathered.text(), stream_token
+        )
+        run.spent("answer", usage, step)
+
+        step = time.perf_counter()
+        summary, usage = await summarise(
+            self.llm if self.config.summarize_with_model else None, query, text
+        )
+        run.spent("summary", usage, step)
+
+        sources = gathered.sources()
+        turn = Turn(
+            question=query,
+            answer=text,
+            summary=summary,
+            user=user,
+            embedding=query_vector,
+            question_tokens=count_tokens(query),
+            answer_tokens=count_tokens(text),
+            summary_tokens=count_tokens(summary),
+            sources=sources,
+        )
+        return AgentResult(
+            query=query,
+            answer=text,
+            sources=sources,
+            understanding=understanding,
+            usage=run.usage,
+            timings={k: round(v, 4) for k, v in run.timings.items()},
+            seconds=time.perf_counter() - started,
+            context_seqs=context.seqs,
+            context_tokens=context.tokens,
+            history_tokens=context.history_tokens,
+            tool_calls=len(gathered.results),
+            iterations=iterations,
+            turn=turn,
+        )
+
+    async def _embed(self, query: str, run: _Run) -> np.ndarray | None:
+        """The question's one embedding, used for selection and stored with the turn."""
+        if self.embedder is None:
+            return None
+        step = time.perf_counter()
+        try:
+            vector = (await self.embedder.embed([query]))[0]
+        except EmbeddingError as exc:
+            log.warning("embedding failed, selecting context lexically: %s", exc)
+            return None
+        finally:
+            run.timings["embed"] = time.perf_counter() - step
+        return vector
+
+    def _select(
+        self, history: MessageHistory, query: str, query_vector: np.ndarray | None
+    ) -> ContextSelection:
+        return select_context(
+            history.turns,
+            query,
+            query_embedding=query_vector,
+            recent=self.config.recent_turns,
+            max_turns=self.config.max_context_turns,
+            token_budget=self.config.context_token_budget,
+        )
+
+
+def _timeout_text(agent: Agent) -> str:
+    return f"the answer took longer than {agent.config.run_timeout:.0f} s"

@@ -1,0 +1,33 @@
+"""Answer: the streamed Markdown reply, grounded in the gathered data and the thread."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from agent.llm import LLMClient, Message, Usage
+from agent.prompts import ANSWER_SYSTEM, ANSWER_USER, Understanding
+
+
+async def answer(
+    llm: LLMClient,
+    query: str,
+    understanding: Understanding,
+    history: Sequence[Message],
+    gathered: str,
+    on_token: Callable[[str], Awaitable[None]],
+) -> tuple[str, Usage]:
+    """Stream the answer to `on_token`; return the whole text and its usage."""
+    messages: list[Message] = [
+        {"role": "system", "content": ANSWER_SYSTEM},
+        *history,
+        {
+            "role": "user",
+            "content": ANSWER_USER.format(
+                question=query,
+                resolved=understanding.resolved_query,
+                data=gathered or "(no data could be gathered)",
+            ),
+        },
+    ]
+    text, usage = await llm.stream(messages, on_token)
+    return text.strip(), usage

@@ -1,0 +1,215 @@
+"""Execute: each task's tool calls through the model's function calling, in parallel.
+
+Tasks of one wave (no dependency between them) run together; each task costs one model
+call whose tool calls all run at once. A call the model got wrong (unknown tool, bad
+arguments) is shown back to the model once; a call already made in this run is reused,
+never repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.events import ProgressCallback, ToolFinished, ToolStarted, emit
+from agent.llm import LLMClient, Message, Usage
+from agent.phases.plan import waves
+from agent.prompts import EXECUTE_RETRY, EXECUTE_SYSTEM, Task, Understanding
+from agent.tokens import truncate_to_tokens
+from agent.tools import ToolError, ToolRegistry, ToolResult
+from stores.models import Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A validated tool call: its name, its arguments, and the key that makes it unique."""
+
+    tool: str
+    arguments: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.tool}({json.dumps(self.arguments, sort_keys=True)})"
+
+
+@dataclass
+class Gathered:
+    """Every tool result of a run, by call key, in the order they were first made."""
+
+    results: dict[str, ToolResult] = field(default_factory=dict)
+
+    def add(self, call: Call, result: ToolResult) -> None:
+        self.results.setdefault(call.key, result)
+
+    def text(self, keys: Sequence[str] | None = None, *, budget: int | None = None) -> str:
+        """The results the model reads: a heading per call, then its (trimmed) data.
+
+        `budget` cuts each result further, for steps that only need the gist.
+        """
+        chosen = self.results.values() if keys is None else [self.results[k] for k in keys]
+        return "\n\n".join(
+            f"## {result.label}\n{_shortened(result.model_text(), budget)}" for result in chosen
+        )
+
+    def sources(self) -> tuple[Source, ...]:
+        """The sources of every call that returned data, once each, in call order."""
+        unique = {r.source.url: r.source for r in self.results.values() if r.source and r.ok}
+        return tuple(unique.values())
+
+    @property
+    def calls(self) -> list[str]:
+        return list(self.results)
+
+
+def _shortened(text: str, budget: int | None) -> str:
+    return text if budget is None else truncate_to_tokens(text, budget)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    usage: Usage
+    new_calls: int
+
+
+async def execute(
+    llm: LLMClient,
+    tasks: Sequence[Task],
+    understanding: Understanding,
+    registry: ToolRegistry,
+    gathered: Gathered,
+    on_progress: ProgressCallback | None,
+) -> ExecutionReport:
+    """Run every task, wave by wave; results land in `gathered`."""
+    usage = Usage()
+    task_calls: dict[str, list[str]] = {}
+    new_calls = 0
+    for wave in waves(tasks):
+        outcomes = await asyncio.gather(
+            *(
+                _run_task(llm, task, understanding, registry, gathered, task_calls, on_progress)
+                for task in wave
+            )
+        )
+        for task, (task_usage, made, keys) in zip(wave, outcomes, strict=True):
+            usage += task_usage
+            new_calls += made
+            task_calls[task.id] = keys
+    return ExecutionReport(usage, new_calls)
+
+
+async def _run_task(
+    llm: LLMClient,
+    task: Task,
+    understanding: Understanding,
+    registry: ToolRegistry,
+    gathered: Gathered,
+    task_calls: Mapping[str, list[str]],
+    on_progress: ProgressCallback | None,
+) -> tuple[Usage, int, list[str]]:
+    earlier = [key for dep in task.depends_on for key in task_calls.get(dep, [])]
+    request = f"Task: {task.description}\nQuestion: {understanding.resolved_query}"
+    if earlier:
+        request += f"\n\nResults of the tasks this one depends on:\n{gathered.text(earlier)}"
+    messages: list[Message] = [
+        {"role": "system", "content": EXECUTE_SYSTEM},
+        {"role": "user", "content": request},
+    ]
+    tools = registry.openai_tools()
+    message, usage = await llm.complete(messages, tools=tools, tool_choice="auto")
+    calls, problems = _validate(registry, message.tool_calls or [])
+    if problems:
+        messages += [_assistant_turn(message), *_rejections(message.tool_calls or [], problems)]
+        messages.append(
+            {"role": "user", "content": EXECUTE_RETRY.format(problems="; ".join(problems.values()))}
+        )
+        retry, retry_usage = await llm.complete(messages, tools=tools, tool_choice="auto")
+        usage += retry_usage
+        more, still_wrong = _validate(registry, retry.tool_calls or [])
+        for problem in still_wrong.values():
+            log.warning(
+                "task %s: dropped a tool call the model got wrong twice: %s", task.id, problem
+            )
+        calls += more
+    unique = list({call.key: call for call in calls}.values())
+    fresh = [call for call in unique if call.key not in gathered.results]
+    results = await asyncio.gather(*(_call(registry, c, on_progress) for c in fresh))
+    for call, result in zip(fresh, results, strict=True):
+        gathered.add(call, result)
+    return usage, len(fresh), [call.key for call in unique]
+
+
+def _validate(
+    registry: ToolRegistry, tool_calls: Sequence[Any]
+) -> tuple[list[Call], dict[str, str]]:
+    """The well-formed calls, and a problem description per malformed call id."""
+    calls: list[Call] = []
+    problems: dict[str, str] = {}
+    for tool_call in tool_calls:
+        name, raw = tool_call.function.name, tool_call.function.arguments
+        try:
+            _, args = registry.parse(name, raw)
+        except ToolError as exc:
+            problems[tool_call.id] = exc.reason
+            continue
+        calls.append(Call(name, args.model_dump(mode="json", exclude_none=True)))
+    return calls, problems
+
+
+def _assistant_turn(message: Any) -> Message:
+    return {
+        "role": "assistant",
+        "content": message.content,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.function.name, "arguments": call.function.arguments},
+            }
+            for call in message.tool_calls or []
+        ],
+    }
+
+
+def _rejections(tool_calls: Sequence[Any], problems: Mapping[str, str]) -> list[Message]:
+    """A tool message for every call of the turn, as the API requires: rejected or deferred."""
+    return [
+        {
+            "role": "tool",
+            "tool_call_id": call.id,
+            "content": problems.get(call.id, "accepted; it will run"),
+        }
+        for call in tool_calls
+    ]
+
+
+async def _call(
+    registry: ToolRegistry, call: Call, on_progress: ProgressCallback | None
+) -> ToolResult:
+    preview = registry.preview(call.tool, call.arguments)
+    call_id = call.key
+    await emit(
+        on_progress,
+        ToolStarted(call_id=call_id, tool=call.tool, label=preview.label, ticker=preview.ticker),
+    )
+    started = time.perf_counter()
+    result = await registry.execute(call.tool, call.arguments)
+    await emit(
+        on_progress,
+        ToolFinished(
+            call_id=call_id,
+            tool=call.tool,
+            label=result.label,
+            ticker=preview.ticker,
+            ok=result.ok,
+            error=result.error,
+            seconds=round(time.perf_counter() - started, 3),
+        ),
+    )
+    return result

@@ -1,0 +1,27 @@
+"""Summarise a finished turn in 1-2 sentences for later context selection."""
+
+from __future__ import annotations
+
+import logging
+
+from agent.errors import ModelError
+from agent.llm import LLMClient, Message, Usage
+from agent.prompts import SUMMARY_SYSTEM, TurnSummary
+from agent.summary import extractive_summary
+
+log = logging.getLogger(__name__)
+
+
+async def summarise(llm: LLMClient | None, question: str, answer: str) -> tuple[str, Usage]:
+    """The model's summary when `llm` is given and answers well, else an extractive one."""
+    if llm is not None:
+        messages: list[Message] = [
+            {"role": "system", "content": SUMMARY_SYSTEM},
+            {"role": "user", "content": f"Question: {question}\n\nAnswer:\n{answer}"},
+        ]
+        try:
+            result, usage = await llm.structured(messages, TurnSummary, cheap=True)
+            return result.summary.strip(), usage
+        except ModelError as exc:
+            log.warning("model summary failed, using the extractive one: %s", exc)
+    return extractive_summary(question, answer), Usage()

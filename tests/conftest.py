@@ -1,0 +1,64 @@
+"""Fixtures every test folder shares: the stand-in servers and an agent wired to them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from agent.factory import AgentParts, build_agent
+from settings import Settings, load_settings
+from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
+from tests.standins.market_data import (
+    MarketDataServer,
+    market_data_server,
+    market_data_server_session,
+)
+from tests.standins.openai_server import API_KEY as MODEL_KEY
+from tests.standins.openai_server import OpenAIStandin, model, openai_server
+
+__all__ = ["market_data_server", "market_data_server_session", "model", "openai_server"]
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(
+    model: OpenAIStandin, market_data_server: MarketDataServer, tmp_path: Any
+) -> SettingsFactory:
+    """Settings pointing at the stand-ins, isolated from any `.env`; overrides by keyword."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "_env_file": None,
+            "openai_api_key": MODEL_KEY,
+            "openai_base_url": model.url,
+            "financial_datasets_api_key": MARKET_DATA_KEY,
+            "financial_datasets_base_url": market_data_server.url,
+            "dexter_model": "standin-large",
+            "dexter_fast_model": "standin-small",
+            "dexter_model_timeout": 5.0,
+            "dexter_model_retries": 1,
+            "dexter_sqlite_path": tmp_path / "dexter.db",
+            "dexter_embeddings": "local",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def make_agent(make_settings: SettingsFactory) -> AsyncIterator[Callable[..., AgentParts]]:
+    """Build agents on the stand-ins (settings overrides by keyword); closed after the test."""
+    built: list[AgentParts] = []
+
+    def make(**overrides: Any) -> AgentParts:
+        parts = build_agent(make_settings(**overrides))
+        built.append(parts)
+        return parts
+
+    yield make
+    for parts in built:
+        await parts.close()
