@@ -103,6 +103,19 @@ class Settings(BaseSettings):
     def retention_seconds(self) -> float:
         return self.dexter_retention_days * 86_400
 
+    def secret_values(self) -> list[str]:
+        """Every secret that is set, so logging can mask it wherever it appears."""
+        secrets = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.openai_api_key,
+            self.financial_datasets_api_key,
+            self.backend_api_key,
+            self.jwt_secret,
+        ]
+        return [s.get_secret_value() for s in secrets if s is not None]
+
     @property
     def cheap_model(self) -> str:
         """The model for the cheap phases (understand, reflect, summaries)."""

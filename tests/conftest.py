@@ -17,8 +17,16 @@ from tests.standins.market_data import (
 )
 from tests.standins.openai_server import API_KEY as MODEL_KEY
 from tests.standins.openai_server import OpenAIStandin, model, openai_server
+from tests.standins.slack_api import clean_slack_api_fixture, slack_api_fixture
 
-__all__ = ["market_data_server", "market_data_server_session", "model", "openai_server"]
+__all__ = [
+    "clean_slack_api_fixture",
+    "market_data_server",
+    "market_data_server_session",
+    "model",
+    "openai_server",
+    "slack_api_fixture",
+]
 
 SettingsFactory = Callable[..., Settings]
 

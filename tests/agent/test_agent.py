@@ -194,7 +194,10 @@ async def test_a_failing_data_api_becomes_no_data_and_the_run_goes_on(
     events, on_progress = collector()
 
     result = await make_agent().agent.run(
-        "What was Apple's revenue in 2023?", session_id=SESSION, store=store, on_progress=on_progress
+        "What was Apple's revenue in 2023?",
+        session_id=SESSION,
+        store=store,
+        on_progress=on_progress,
     )
 
     failed = [e for e in events if isinstance(e, ToolFinished) and not e.ok]

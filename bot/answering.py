@@ -1,0 +1,144 @@
+"""Answering questions in threads: deduplicated, one at a time per thread, in order.
+
+Bolt acknowledges Slack at once; the listener claims the message (`claim`, so a retry or
+the mention/message double delivery is dropped) and queues it (`enqueue`). Each thread
+with queued questions gets one worker task that answers them in arrival order, so a
+second question waits for (and sees) the first answer. Workers are plain asyncio tasks,
+one per busy thread, so long runs never starve new threads.
+Whatever fails, the thread hears back: an apology with a reference id and a retry button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import deque
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent import Agent, AgentError, ModelError, RunTimeout
+from bot.blocks import answer_messages, error_blocks, message_payload, retry_actions
+from bot.progress import ThreadProgress
+from bot.questions import Question
+from stores import SessionStore, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweringConfig:
+    progress_interval: float = 1.2
+    dedupe_ttl: float = 3600.0
+
+
+class ThreadAnswerer:
+    """Turns questions into answers in their threads; one instance per app."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        store: SessionStore,
+        client: AsyncWebClient,
+        config: AnsweringConfig | None = None,
+    ) -> None:
+        self.agent = agent
+        self.store = store
+        self.client = client
+        self.config = config or AnsweringConfig()
+        self._queues: dict[str, deque[Question]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+
+    def is_answering(self, session_id: str) -> bool:
+        """Whether this process has questions of the thread queued or in progress."""
+        return session_id in self._queues
+
+    async def claim(self, question: Question) -> bool:
+        """True the first time this Slack message is seen, whichever event or retry brings it."""
+        try:
+            first = await self.store.claim_event(question.event_key, self.config.dedupe_ttl)
+        except StoreUnavailable as exc:
+            log.warning("cannot deduplicate %s, answering anyway: %s", question.event_key, exc)
+            first = True
+        if not first:
+            log.info("skipping %s: already taken", question.event_key)
+        return first
+
+    def enqueue(self, question: Question) -> None:
+        """Queue `question` behind its thread's earlier ones, starting a worker if idle."""
+        session_id = question.thread.session_id
+        queue = self._queues.get(session_id)
+        if queue is not None:
+            queue.append(question)
+            return
+        self._queues[session_id] = deque([question])
+        worker = asyncio.create_task(self._work(session_id), name=f"answer {session_id}")
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def drain(self) -> None:
+        """Wait for every queued answer (on shutdown)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers), return_exceptions=True)
+
+    async def _work(self, session_id: str) -> None:
+        queue = self._queues[session_id]
+        try:
+            while queue:
+                await self.answer(queue[0])
+                queue.popleft()
+        finally:
+            del self._queues[session_id]
+
+    async def answer(self, question: Question) -> None:
+        """Research `question` with progress in its thread; never raises."""
+        progress = ThreadProgress(
+            self.client,
+            question.thread,
+            question.text,
+            interval=self.config.progress_interval,
+            assistant_thread=question.is_dm,
+        )
+        try:
+            await progress.start()
+            result = await self.agent.run(
+                question.text,
+                session_id=question.thread.session_id,
+                store=self.store,
+                on_progress=progress.on_event,
+                user=question.user,
+            )
+            await progress.finish(answer_messages(result.answer, result.sources))
+        except Exception as exc:  # the thread must hear back whatever went wrong
+            await self._apologise(question, progress, exc)
+
+    async def _apologise(
+        self, question: Question, progress: ThreadProgress, exc: Exception
+    ) -> None:
+        reference = secrets.token_hex(4)
+        if isinstance(exc, AgentError | StoreUnavailable | SlackApiError):
+            log.error(
+                "answer failed [ref %s] in %s: %s", reference, question.thread.session_id, exc
+            )
+        else:
+            log.exception("answer failed [ref %s] in %s", reference, question.thread.session_id)
+        blocks = [*error_blocks(apology(exc), reference), retry_actions(question.ts)]
+        try:
+            await progress.finish([message_payload(blocks)])
+        except SlackApiError as slack_error:
+            log.error("could not tell the thread about ref %s: %s", reference, slack_error)
+
+
+def apology(exc: Exception) -> str:
+    """What the person is told; details stay in the log under the reference id."""
+    if isinstance(exc, RunTimeout):
+        return "Sorry, this research took too long and I stopped it. Try a narrower question."
+    if isinstance(exc, ModelError):
+        return "Sorry, I couldn't reach my language model just now. Please try again shortly."
+    if isinstance(exc, StoreUnavailable):
+        return "Sorry, I couldn't open this thread's memory just now. Please try again shortly."
+    if isinstance(exc, SlackApiError):
+        return "Sorry, Slack refused part of my answer. Please try again."
+    return "Sorry, something went wrong while researching that. Please try again."

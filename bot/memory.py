@@ -1,0 +1,123 @@
+"""Showing and erasing a thread's memory, for slash commands, buttons and thread commands.
+
+Access rule: a request reaches only sessions of the channel (or DM) it was made in, so a
+person can read or clear only the memory of a conversation they can see. Every entry
+point calls `authorize` with the channel Slack says the request came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import (
+    MAX_TURNS_PER_PAGE,
+    clear_confirm_blocks,
+    cleared_blocks,
+    history_list_blocks,
+    thread_turns_blocks,
+)
+from bot.questions import Question
+from bot.threads import ThreadRef, channel_scope
+from stores import SessionStore
+
+log = logging.getLogger(__name__)
+
+Blocks = list[dict[str, Any]]
+LISTED_THREADS = 10
+PAGE_SIZE = 5
+
+
+class AccessDenied(PermissionError):
+    """The session belongs to another channel or workspace than the request."""
+
+
+def authorize(session_id: str, team: str, channel: str) -> ThreadRef:
+    """The thread of `session_id` if the request's team and channel may see it."""
+    try:
+        thread = ThreadRef.from_session_id(session_id)
+    except ValueError as exc:
+        raise AccessDenied("that is not one of Dexter's threads") from exc
+    if thread.team != team or thread.channel != channel:
+        raise AccessDenied("that thread is in another conversation; run the command there")
+    return thread
+
+
+class ThreadMemory:
+    """The store and Slack calls behind `/dexter-history`, `/dexter-clear` and their buttons."""
+
+    def __init__(self, store: SessionStore, client: AsyncWebClient) -> None:
+        self.store = store
+        self.client = client
+
+    async def has_turns(self, session_id: str) -> bool:
+        return bool(await self.store.load(session_id, limit=1))
+
+    async def channel_threads(self, team: str, channel: str) -> Blocks:
+        """The channel's recent Dexter threads with links, Show and Clear buttons."""
+        sessions = await self.store.sessions(channel_scope(team, channel), limit=LISTED_THREADS)
+        links = await asyncio.gather(
+            *(self.permalink(ThreadRef.from_session_id(s.session_id)) for s in sessions)
+        )
+        permalinks = {s.session_id: link for s, link in zip(sessions, links, strict=True)}
+        return history_list_blocks(sessions, permalinks)
+
+    async def thread_page(self, thread: ThreadRef, page: int = 1) -> Blocks:
+        """One page of the thread's turns, newest first."""
+        turns = (await self.store.load(thread.session_id)).turns
+        pages = max(1, -(-len(turns) // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        end = len(turns) - (page - 1) * PAGE_SIZE
+        shown = list(reversed(turns[max(0, end - PAGE_SIZE) : end]))
+        return thread_turns_blocks(
+            thread.session_id,
+            shown,
+            page,
+            min(PAGE_SIZE, MAX_TURNS_PER_PAGE),
+            len(turns),
+            await self.permalink(thread),
+        )
+
+    async def clear_confirmation(self, thread: ThreadRef) -> Blocks:
+        history = await self.store.load(thread.session_id)
+        first = history.turns[0].question if history.turns else None
+        return clear_confirm_blocks(thread.session_id, first, len(history))
+
+    async def clear(self, thread: ThreadRef) -> Blocks:
+        removed = await self.store.clear(thread.session_id)
+        log.info("cleared %d turns of %s", removed, thread.session_id)
+        return cleared_blocks(removed)
+
+    async def show_in_thread(self, question: Question) -> None:
+        """`@dexter history` inside a thread: its turns, to the asker only."""
+        await self._ephemeral(
+            question, "What Dexter remembers", await self.thread_page(question.thread)
+        )
+
+    async def confirm_in_thread(self, question: Question) -> None:
+        """`@dexter clear` inside a thread: the confirmation, to the asker only."""
+        blocks = await self.clear_confirmation(question.thread)
+        await self._ephemeral(question, "Erase Dexter's memory of this thread?", blocks)
+
+    async def permalink(self, thread: ThreadRef) -> str | None:
+        try:
+            response = await self.client.chat_getPermalink(
+                channel=thread.channel, message_ts=thread.thread_ts
+            )
+        except SlackApiError as exc:
+            log.info("no permalink for %s: %s", thread.session_id, exc.response.get("error"))
+            return None
+        return response.get("permalink")
+
+    async def _ephemeral(self, question: Question, text: str, blocks: Blocks) -> None:
+        await self.client.chat_postEphemeral(
+            channel=question.thread.channel,
+            user=question.user,
+            thread_ts=question.thread.thread_ts,
+            text=text,
+            blocks=blocks,
+        )

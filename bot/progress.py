@@ -1,0 +1,195 @@
+"""Research progress in the thread: one status message, edited as the agent advances.
+
+The agent's typed events update a small `ResearchStatus`; `status_text` renders it; edits
+are throttled (Slack allows about one `chat.update` a second per message) with the last
+state always shown. In an AI app (assistant) thread the status bar
+(`assistant.threads.setStatus`) is used instead of a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent.events import (
+    AnswerToken,
+    PhaseStarted,
+    PlanReady,
+    ProgressEvent,
+    ToolFinished,
+    ToolStarted,
+)
+from bot.rendering import clip_mrkdwn, escape_mrkdwn, to_mrkdwn
+from bot.threads import ThreadRef
+
+log = logging.getLogger(__name__)
+
+STATUS_TEXT_LIMIT = 2900
+PARTIAL_ANSWER_LIMIT = 2400
+SHOWN_TOOLS = 8
+PHASE_LINES = {
+    "understanding": "Reading the question",
+    "planning": "Planning the research",
+    "executing": "Gathering market data",
+    "reflecting": "Checking the data is enough",
+    "answering": "Writing the answer",
+}
+STATUS_BAR = {
+    "understanding": "is reading the question…",
+    "planning": "is planning the research…",
+    "executing": "is gathering market data…",
+    "reflecting": "is checking the data…",
+    "answering": "is writing the answer…",
+}
+
+
+@dataclass
+class ResearchStatus:
+    """What the thread is told about one answer in progress."""
+
+    question: str
+    phase: str = "understanding"
+    tasks: list[str] = field(default_factory=list)
+    tools: dict[str, tuple[str, bool | None]] = field(default_factory=dict)
+    answer: str = ""
+
+    def apply(self, event: ProgressEvent) -> bool:
+        """Fold `event` in; False when it changes nothing worth showing."""
+        if isinstance(event, PhaseStarted):
+            self.phase = event.phase
+        elif isinstance(event, PlanReady):
+            self.tasks = [task.description for task in event.tasks]
+        elif isinstance(event, ToolStarted):
+            self.tools[event.call_id] = (event.label, None)
+        elif isinstance(event, ToolFinished):
+            self.tools[event.call_id] = (event.label, event.ok)
+        elif isinstance(event, AnswerToken):
+            self.answer += event.text
+        else:
+            return False
+        return True
+
+
+def status_text(status: ResearchStatus) -> str:
+    """The status message: the phase, the plan, each data call and its outcome."""
+    if status.phase == "answering" and status.answer.strip():
+        partial = clip_mrkdwn(to_mrkdwn(status.answer), PARTIAL_ANSWER_LIMIT)
+        return f"{partial}\n\n_:writing_hand: still writing…_"
+    question = clip_mrkdwn(escape_mrkdwn(" ".join(status.question.split())), 150)
+    lines = [f":mag: *Researching:* _{question}_"]
+    if status.tasks:
+        lines.append("*Plan*")
+        lines += [f"{n}. {escape_mrkdwn(t)}" for n, t in enumerate(status.tasks, start=1)]
+    calls = list(status.tools.values())
+    for label, ok in calls[-SHOWN_TOOLS:]:
+        mark = ":hourglass_flowing_sand:" if ok is None else ":white_check_mark:" if ok else ":x:"
+        note = "" if ok is not False else " (no data)"
+        lines.append(f"{mark} {escape_mrkdwn(label)}{note}")
+    if len(calls) > SHOWN_TOOLS:
+        lines.append(f"_…and {len(calls) - SHOWN_TOOLS} earlier data calls_")
+    lines.append(f"_{PHASE_LINES.get(status.phase, status.phase)}…_")
+    return clip_mrkdwn("\n".join(lines), STATUS_TEXT_LIMIT)
+
+
+class ThreadProgress:
+    """Shows one answer's progress in its thread, then puts the answer in its place."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        thread: ThreadRef,
+        question: str,
+        *,
+        interval: float,
+        assistant_thread: bool,
+    ) -> None:
+        self.client = client
+        self.thread = thread
+        self.status = ResearchStatus(question)
+        self.interval = interval
+        self.assistant_thread = assistant_thread
+        self.message_ts: str | None = None
+        self._uses_status_bar = False
+        self._last_shown = 0.0
+        self._pending: asyncio.Task[None] | None = None
+        self._slack = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Show that Dexter is on it: the status bar in an AI app thread, else a message."""
+        if self.assistant_thread and await self._set_status_bar(STATUS_BAR["understanding"]):
+            self._uses_status_bar = True
+            return
+        response = await self.client.chat_postMessage(
+            channel=self.thread.channel,
+            thread_ts=self.thread.thread_ts,
+            text=status_text(self.status),
+        )
+        self.message_ts = response["ts"]
+        self._last_shown = time.monotonic()
+
+    async def on_event(self, event: ProgressEvent) -> None:
+        """The agent's progress callback: fold the event in, show it when the throttle allows."""
+        if not self.status.apply(event):
+            return
+        if self._pending is None or self._pending.done():
+            wait = max(0.0, self._last_shown + self.interval - time.monotonic())
+            self._pending = asyncio.create_task(self._show_after(wait))
+
+    async def finish(self, messages: Sequence[dict[str, Any]]) -> list[str]:
+        """Replace the status with the first message, post the rest; return their ts."""
+        await self._stop_updates()
+        posted: list[str] = []
+        rest = list(messages)
+        async with self._slack:
+            if self.message_ts is not None and rest:
+                first = rest.pop(0)
+                await self.client.chat_update(
+                    channel=self.thread.channel, ts=self.message_ts, **first
+                )
+                posted.append(self.message_ts)
+            for payload in rest:
+                response = await self.client.chat_postMessage(
+                    channel=self.thread.channel, thread_ts=self.thread.thread_ts, **payload
+                )
+                posted.append(response["ts"])
+        return posted
+
+    async def _stop_updates(self) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pending
+
+    async def _show_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        async with self._slack:
+            self._last_shown = time.monotonic()
+            try:
+                if self._uses_status_bar:
+                    await self._set_status_bar(STATUS_BAR.get(self.status.phase, "is working…"))
+                elif self.message_ts is not None:
+                    await self.client.chat_update(
+                        channel=self.thread.channel,
+                        ts=self.message_ts,
+                        text=status_text(self.status),
+                    )
+            except SlackApiError as exc:
+                log.warning("progress update failed: %s", exc.response.get("error"))
+
+    async def _set_status_bar(self, status: str) -> bool:
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=self.thread.channel, thread_ts=self.thread.thread_ts, status=status
+            )
+        except SlackApiError as exc:
+            log.info("no assistant status bar here (%s)", exc.response.get("error"))
+            return False
+        return True

@@ -1,0 +1,47 @@
+"""Answering slash commands and button clicks ephemerally, with errors turned into words."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.blocks import error_blocks, message_payload, usage_blocks
+from bot.memory import AccessDenied
+from bot.threads import InvalidThreadLink
+from stores import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Blocks = list[dict[str, Any]]
+
+
+async def respond_with(
+    respond: AsyncRespond,
+    produce: Callable[[], Awaitable[Blocks]],
+    *,
+    command: str,
+    replace_original: bool = False,
+) -> None:
+    """Send what `produce` builds to the requester only; a refusal or failure says why."""
+    try:
+        blocks = await produce()
+    except (AccessDenied, InvalidThreadLink) as exc:
+        blocks = usage_blocks(command, str(exc))
+    except StoreUnavailable as exc:
+        reference = secrets.token_hex(4)
+        log.error("%s failed [ref %s]: %s", command, reference, exc)
+        blocks = error_blocks(
+            "Sorry, I couldn't open Dexter's memory just now. Please try again shortly.",
+            reference,
+        )
+    payload = message_payload(blocks)
+    await respond(
+        text=payload["text"],
+        blocks=payload["blocks"],
+        response_type="ephemeral",
+        replace_original=replace_original,
+    )

@@ -1,0 +1,99 @@
+"""The command line: `run` (the default), `chat` and `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import uvicorn
+
+from service.chat import chat
+from service.logs import configure_logging
+from service.runtime import MissingSlackSettings, open_runtime, slack_config
+from service.web import build_web_app
+from settings import Settings, SettingsError, load_settings
+from stores import StoreError
+
+log = logging.getLogger(__name__)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="app.py", description="Dexter for Slack")
+    commands = root.add_subparsers(dest="command")
+    commands.add_parser(
+        "run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+    )
+    talk = commands.add_parser("chat", help="talk to Dexter in the terminal")
+    talk.add_argument("--session", help="resume this session id")
+    migrate = commands.add_parser("migrate", help="apply SQL schema migrations")
+    migrate.add_argument("url", nargs="?", help="database URL (default: the configured store)")
+    return root
+
+
+async def serve(settings: Settings) -> None:
+    socket_mode = settings.slack_app_token is not None
+    runtime = await open_runtime(settings, slack_config(settings, socket_mode=socket_mode))
+    runtime.start_purging()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_web_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            lifespan="off",
+        )
+    )
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            handler = AsyncSocketModeHandler(
+                runtime.slack.app,  # type: ignore[union-attr]
+                settings.slack_app_token.get_secret_value(),  # type: ignore[union-attr]
+            )
+            log.info("Dexter is connecting to Slack in Socket Mode")
+            await asyncio.gather(handler.start_async(), server.serve())
+        else:
+            log.info(
+                "Dexter listens for Slack on http://%s:%s/slack/events",
+                settings.host,
+                settings.port,
+            )
+            await server.serve()
+    finally:
+        await runtime.close()
+
+
+async def run_chat(settings: Settings, session: str | None) -> None:
+    runtime = await open_runtime(settings, None)
+    try:
+        await chat(runtime, session)
+    finally:
+        await runtime.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        from stores.migrate import main as migrate
+
+        return migrate([args.url or settings.store_url])
+    configure_logging(settings.log_level, settings.secret_values())
+    try:
+        if args.command == "chat":
+            asyncio.run(run_chat(settings, args.session))
+        else:
+            asyncio.run(serve(settings))
+    except (MissingSlackSettings, StoreError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

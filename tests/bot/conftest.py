@@ -1,0 +1,70 @@
+"""A running Dexter (uvicorn, real Bolt app) wired to the Slack, model and data stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from service.runtime import Runtime, open_runtime, slack_config
+from service.web import build_web_app
+from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
+from tests.standins.slack_events import SIGNING_SECRET, SlackSender
+
+
+@dataclass
+class RunningDexter:
+    url: str
+    runtime: Runtime
+    slack: SlackAPIServer
+    send: SlackSender
+
+
+async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def start_dexter(
+    make_settings: Callable[..., Any], clean_slack_api: SlackAPIServer
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start Dexter's HTTP server; settings overrides by keyword. Stopped after the test."""
+    running: list[tuple[uvicorn.Server, asyncio.Task[None], RunningDexter]] = []
+
+    async def start(**overrides: Any) -> RunningDexter:
+        values = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": clean_slack_api.url,
+            "dexter_store_url": "memory://",
+            "dexter_progress_interval": 0.05,
+            **overrides,
+        }
+        settings = make_settings(**values)
+        runtime = await open_runtime(settings, slack_config(settings, socket_mode=False))
+        server, task, url = await serve(build_web_app(runtime))
+        dexter = RunningDexter(
+            url, runtime, clean_slack_api, SlackSender(url, clean_slack_api.response_url())
+        )
+        running.append((server, task, dexter))
+        return dexter
+
+    yield start
+    for server, task, dexter in running:
+        await dexter.runtime.slack.answerer.drain()
+        server.should_exit = True
+        await task
+        await dexter.send.close()
+        await dexter.runtime.close()
