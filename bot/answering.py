@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import Agent, AgentError, ModelError, RunTimeout
 from bot.blocks import answer_messages, error_blocks, message_payload, retry_actions
-from bot.progress import ThreadProgress
+from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
 from stores import SessionStore, StoreUnavailable
 
@@ -42,11 +42,13 @@ class ThreadAnswerer:
         agent: Agent,
         store: SessionStore,
         client: AsyncWebClient,
+        updater: StatusUpdater,
         config: AnsweringConfig | None = None,
     ) -> None:
         self.agent = agent
         self.store = store
         self.client = client
+        self.updater = updater
         self.config = config or AnsweringConfig()
         self._queues: dict[str, deque[Question]] = {}
         self._workers: set[asyncio.Task[None]] = set()
@@ -96,6 +98,7 @@ class ThreadAnswerer:
         """Research `question` with progress in its thread; never raises."""
         progress = ThreadProgress(
             self.client,
+            self.updater,
             question.thread,
             question.text,
             interval=self.config.progress_interval,
@@ -111,6 +114,13 @@ class ThreadAnswerer:
                 user=question.user,
             )
             await progress.finish(answer_messages(result.answer, result.sources))
+            log.info(
+                "answered %s in %.2f s, %d tokens, phases %s",
+                question.thread.session_id,
+                result.seconds,
+                result.total_tokens,
+                result.timings,
+            )
         except Exception as exc:  # the thread must hear back whatever went wrong
             await self._apologise(question, progress, exc)
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -16,8 +20,13 @@ from agent import Agent
 from bot import actions, commands, events, shortcuts
 from bot.answering import AnsweringConfig, ThreadAnswerer
 from bot.memory import ThreadMemory
+from bot.progress import StatusUpdater
 from bot.services import BotServices
 from stores import SessionStore
+
+
+class SlackRefused(Exception):
+    """Slack did not accept the bot token at start-up; the message says what it answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,31 +42,68 @@ class SlackConfig:
 class SlackBot:
     app: AsyncApp
     answerer: ThreadAnswerer
+    session: aiohttp.ClientSession
+
+    async def close(self) -> None:
+        await self.answerer.drain()
+        await self.session.close()
 
 
-def web_client(config: SlackConfig) -> AsyncWebClient:
-    """slack_sdk's client with its retry handlers: `Retry-After` on 429, 5xx, resets."""
+def web_client(
+    config: SlackConfig, session: aiohttp.ClientSession, *, wait_out_rate_limits: bool = True
+) -> AsyncWebClient:
+    """slack_sdk's client with its retry handlers (`Retry-After` on 429, 5xx, resets),
+    sharing one connection pool with every per-request client Bolt derives from it."""
+    retries = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    if wait_out_rate_limits:
+        retries.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     return AsyncWebClient(
-        token=config.bot_token,
-        base_url=config.api_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        token=config.bot_token, base_url=config.api_url, session=session, retry_handlers=retries
     )
 
 
-def build_slack_bot(config: SlackConfig, agent: Agent, store: SessionStore) -> SlackBot:
-    client = web_client(config)
+async def start_slack_bot(config: SlackConfig, agent: Agent, store: SessionStore) -> SlackBot:
+    """Check the token with `auth.test` once, then build the app around that identity.
+
+    Bolt would otherwise call `auth.test` on the first request, before acknowledging it,
+    and once per request arriving before that first answer.
+    """
+    session = aiohttp.ClientSession()
+    client = web_client(config, session)
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        await session.close()
+        raise SlackRefused(
+            f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}); "
+            "check the Bot User OAuth Token on the app's OAuth & Permissions page"
+        ) from None
+    except aiohttp.ClientError as exc:
+        await session.close()
+        raise SlackRefused(f"Slack's Web API at {config.api_url} is unreachable: {exc}") from None
+    authorized = AuthorizeResult.from_auth_test_response(
+        bot_token=config.bot_token, auth_test_response=identity
+    )
+
+    async def authorize(**_: Any) -> AuthorizeResult:
+        return authorized
+
     app = AsyncApp(
         client=client,
+        authorize=authorize,
         signing_secret=config.signing_secret,
         request_verification_enabled=config.signing_secret is not None,
         process_before_response=False,
     )
     answerer = ThreadAnswerer(
-        agent, store, client, AnsweringConfig(progress_interval=config.progress_interval)
+        agent,
+        store,
+        client,
+        StatusUpdater(web_client(config, session, wait_out_rate_limits=False)),
+        AnsweringConfig(progress_interval=config.progress_interval),
     )
     services = BotServices(
         answerer=answerer,
@@ -66,4 +112,4 @@ def build_slack_bot(config: SlackConfig, agent: Agent, store: SessionStore) -> S
     )
     for listeners in (events, commands, actions, shortcuts):
         listeners.register(app, services)
-    return SlackBot(app, answerer)
+    return SlackBot(app, answerer, session)

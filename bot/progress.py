@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,12 +99,52 @@ def status_text(status: ResearchStatus) -> str:
     return clip_mrkdwn("\n".join(lines), STATUS_TEXT_LIMIT)
 
 
+class StatusUpdater:
+    """Best-effort status edits, shared by every thread of the app.
+
+    An edit is worth nothing once stale, so it is never retried: a 429 pauses all status
+    edits for the `Retry-After` Slack asked for, leaving the rate limit to the answers
+    themselves (sent through the retrying client).
+    """
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.paused_until = 0.0
+
+    async def edit(self, channel: str, ts: str, text: str) -> None:
+        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text)
+
+    async def set_status_bar(self, channel: str, thread_ts: str, status: str) -> bool:
+        return await self._call(
+            self.client.assistant_threads_setStatus,
+            channel_id=channel,
+            thread_ts=thread_ts,
+            status=status,
+        )
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], **params: Any) -> bool:
+        if time.monotonic() < self.paused_until:
+            return False
+        try:
+            await method(**params)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                retry_after = float(exc.response.headers.get("Retry-After", 1))
+                self.paused_until = time.monotonic() + retry_after
+                log.info("status edits paused for %.0f s by Slack's rate limit", retry_after)
+            else:
+                log.info("status edit refused: %s", exc.response.get("error"))
+            return False
+        return True
+
+
 class ThreadProgress:
     """Shows one answer's progress in its thread, then puts the answer in its place."""
 
     def __init__(
         self,
         client: AsyncWebClient,
+        updater: StatusUpdater,
         thread: ThreadRef,
         question: str,
         *,
@@ -112,6 +152,7 @@ class ThreadProgress:
         assistant_thread: bool,
     ) -> None:
         self.client = client
+        self.updater = updater
         self.thread = thread
         self.status = ResearchStatus(question)
         self.interval = interval
@@ -124,7 +165,9 @@ class ThreadProgress:
 
     async def start(self) -> None:
         """Show that Dexter is on it: the status bar in an AI app thread, else a message."""
-        if self.assistant_thread and await self._set_status_bar(STATUS_BAR["understanding"]):
+        if self.assistant_thread and await self.updater.set_status_bar(
+            self.thread.channel, self.thread.thread_ts, STATUS_BAR["understanding"]
+        ):
             self._uses_status_bar = True
             return
         response = await self.client.chat_postMessage(
@@ -172,24 +215,13 @@ class ThreadProgress:
         await asyncio.sleep(wait)
         async with self._slack:
             self._last_shown = time.monotonic()
-            try:
-                if self._uses_status_bar:
-                    await self._set_status_bar(STATUS_BAR.get(self.status.phase, "is working…"))
-                elif self.message_ts is not None:
-                    await self.client.chat_update(
-                        channel=self.thread.channel,
-                        ts=self.message_ts,
-                        text=status_text(self.status),
-                    )
-            except SlackApiError as exc:
-                log.warning("progress update failed: %s", exc.response.get("error"))
-
-    async def _set_status_bar(self, status: str) -> bool:
-        try:
-            await self.client.assistant_threads_setStatus(
-                channel_id=self.thread.channel, thread_ts=self.thread.thread_ts, status=status
-            )
-        except SlackApiError as exc:
-            log.info("no assistant status bar here (%s)", exc.response.get("error"))
-            return False
-        return True
+            if self._uses_status_bar:
+                await self.updater.set_status_bar(
+                    self.thread.channel,
+                    self.thread.thread_ts,
+                    STATUS_BAR.get(self.status.phase, "is working…"),
+                )
+            elif self.message_ts is not None:
+                await self.updater.edit(
+                    self.thread.channel, self.message_ts, status_text(self.status)
+                )

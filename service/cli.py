@@ -9,6 +9,7 @@ import sys
 
 import uvicorn
 
+from bot.app import SlackRefused
 from service.chat import chat
 from service.logs import configure_logging
 from service.runtime import MissingSlackSettings, open_runtime, slack_config
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_chat(settings, args.session))
         else:
             asyncio.run(serve(settings))
-    except (MissingSlackSettings, StoreError) as exc:
+    except (MissingSlackSettings, SlackRefused, StoreError) as exc:
         print(exc, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from agent.factory import AgentParts, build_agent
-from bot.app import SlackBot, SlackConfig, build_slack_bot
+from bot.app import SlackBot, SlackConfig, start_slack_bot
 from settings import Settings
 from stores import SessionStore, open_store, redact_url
 
@@ -49,7 +49,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purger
         if self.slack is not None:
-            await self.slack.answerer.drain()
+            await self.slack.close()
         await self.agent.close()
         await self.store.close()
 
@@ -89,5 +89,11 @@ async def open_runtime(settings: Settings, slack: SlackConfig | None) -> Runtime
     )
     log.info("session store: %s", redact_url(settings.store_url))
     parts = build_agent(settings)
-    bot = build_slack_bot(slack, parts.agent, store) if slack is not None else None
+    try:
+        await parts.agent.warm_up()
+        bot = await start_slack_bot(slack, parts.agent, store) if slack is not None else None
+    except BaseException:
+        await parts.close()
+        await store.close()
+        raise
     return Runtime(settings, store, parts, bot)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +22,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
+from agent.tools.cache import TTLCache
 from agent.tools.errors import ToolError
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ class ApiResponse:
 class _Cached:
     """A fresh response, kept as its bytes so every caller parses a copy of its own."""
 
-    expires_at: float
     body: bytes
     url: str
 
@@ -93,9 +92,7 @@ class FinancialDatasetsClient:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key or None
         self._timeout = timeout
-        self._cache_ttl = cache_ttl
-        self._cache_size = cache_size
-        self._cache: OrderedDict[CacheKey, _Cached] = OrderedDict()
+        self._cache: TTLCache[CacheKey, _Cached] = TTLCache(cache_ttl, cache_size)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
 
@@ -251,28 +248,14 @@ class FinancialDatasetsClient:
         """GET `path`, from the cache when fresh; the response's `field` (or all of it)."""
         query = tuple(_query(params))
         key: CacheKey = (path, tuple(sorted(query)))
-        cached = self._cached(key)
+        cached = self._cache.get(key)
         if cached is not None:
             log.debug("market data cache hit: %s", cached.url)
             return ApiResponse(_pick(json.loads(cached.body), field, whole, path), cached.url)
         payload, body, url = await self._fetch(path, query)
         data = _pick(payload, field, whole, path)
-        if self._cache_ttl > 0:
-            self._cache[key] = _Cached(time.monotonic() + self._cache_ttl, body, url)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(key, _Cached(body, url))
         return ApiResponse(data, url)
-
-    def _cached(self, key: CacheKey) -> _Cached | None:
-        entry = self._cache.get(key)
-        if entry is None:
-            return None
-        if entry.expires_at <= time.monotonic():
-            del self._cache[key]
-            return None
-        self._cache.move_to_end(key)
-        return entry
 
     async def _fetch(
         self, path: str, query: tuple[tuple[str, str], ...]

@@ -464,7 +464,12 @@ def market_data_tools(client: FinancialDatasetsClient) -> list[Tool[Any]]:
 
 
 def market_data_registry(
-    client: FinancialDatasetsClient, *, timeout: float, result_tokens: int
+    client: FinancialDatasetsClient, *, timeout: float, result_tokens: int, cache_ttl: float = 0.0
 ) -> ToolRegistry:
-    """The agent's registry: every market-data tool, with settings' timeout and budget."""
-    return ToolRegistry(market_data_tools(client), timeout=timeout, result_tokens=result_tokens)
+    """The agent's registry: every market-data tool, with settings' timeout, budget and TTL."""
+    return ToolRegistry(
+        market_data_tools(client),
+        timeout=timeout,
+        result_tokens=result_tokens,
+        cache_ttl=cache_ttl,
+    )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from agent.tools.cache import TTLCache
 from agent.tools.envelope import ToolResult
 from agent.tools.errors import ToolError
 from stores.models import Source
@@ -81,6 +82,8 @@ class ToolRegistry:
         *,
         timeout: float,
         result_tokens: int,
+        cache_ttl: float = 0.0,
+        cache_size: int = 256,
     ) -> None:
         self._tools: dict[str, Tool[Any]] = {}
         for tool in tools:
@@ -89,6 +92,11 @@ class ToolRegistry:
             self._tools[tool.name] = tool
         self._timeout = timeout
         self._result_tokens = result_tokens
+        # Built once: pydantic takes milliseconds per schema, and every task sends them all.
+        self._schemas = [tool.openai_schema() for tool in self._tools.values()]
+        # Results with data, as the model reads them: trimming to the budget costs
+        # several tokenizer passes, so a call repeated within the TTL reuses the envelope.
+        self._results: TTLCache[str, ToolResult] = TTLCache(cache_ttl, cache_size)
 
     def __len__(self) -> int:
         return len(self._tools)
@@ -108,7 +116,7 @@ class ToolRegistry:
 
     def openai_tools(self) -> list[dict[str, Any]]:
         """Every tool's schema, for `chat.completions.create(tools=...)`."""
-        return [tool.openai_schema() for tool in self._tools.values()]
+        return list(self._schemas)
 
     def catalog(self) -> str:
         """One line per tool (name and first sentence), for a planning prompt."""
@@ -154,6 +162,10 @@ class ToolRegistry:
             )
         label = tool.label(args)
         shown = args.model_dump(mode="json", exclude_none=True)
+        key = f"{name}:{json.dumps(shown, sort_keys=True)}"
+        cached = self._results.get(key)
+        if cached is not None:
+            return cached
         timeout = tool.timeout or self._timeout
         started = time.perf_counter()
         try:
@@ -181,6 +193,7 @@ class ToolRegistry:
             source=output.source,
             token_budget=self._result_tokens,
         )
+        self._results.put(key, result)
         log.info(
             "%s: %d tokens%s in %.2f s",
             label,

@@ -15,11 +15,14 @@ from bot.responding import Blocks, respond_with
 from bot.services import BotServices
 from bot.threads import ThreadRef, parse_thread_link
 
+HISTORY_COMMAND = "/dexter-history"
+CLEAR_COMMAND = "/dexter-clear"
+
 
 def register(app: AsyncApp, services: BotServices) -> None:
     memory = services.memory
 
-    @app.command("/dexter-history")
+    @app.command(HISTORY_COMMAND)
     async def history(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
 
@@ -29,9 +32,9 @@ def register(app: AsyncApp, services: BotServices) -> None:
                 return await memory.channel_threads(command["team_id"], command["channel_id"])
             return await memory.thread_page(thread)
 
-        await respond_with(respond, produce, command="/dexter-history")
+        await respond_with(respond, produce, command=HISTORY_COMMAND)
 
-    @app.command("/dexter-clear")
+    @app.command(CLEAR_COMMAND)
     async def clear(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
 
@@ -41,7 +44,7 @@ def register(app: AsyncApp, services: BotServices) -> None:
                 return await memory.channel_threads(command["team_id"], command["channel_id"])
             return await memory.clear_confirmation(thread)
 
-        await respond_with(respond, produce, command="/dexter-clear")
+        await respond_with(respond, produce, command=CLEAR_COMMAND)
 
 
 def linked_thread(command: dict[str, Any]) -> ThreadRef | None:

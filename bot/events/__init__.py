@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncSetSuggestedPrompts
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import usage_blocks
@@ -14,6 +14,11 @@ from bot.services import BotServices
 
 log = logging.getLogger(__name__)
 
+SUGGESTED_PROMPTS = [
+    {"title": "Revenue trend", "message": "How has Apple's revenue changed since 2021?"},
+    {"title": "Compare margins", "message": "Compare Microsoft's and Alphabet's margins in 2024"},
+    {"title": "Latest news", "message": "What is the latest news on Nvidia?"},
+]
 USAGE_HINT = "Ask me about a company, e.g. “@Dexter how did Apple's margins change since 2021?”"
 
 
@@ -23,6 +28,10 @@ def register(app: AsyncApp, services: BotServices) -> None:
         question = question_from_event(event, context.team_id, context.bot_user_id)
         if question is not None:
             await handle_question(question, services, context.client)
+
+    @app.event("assistant_thread_started")
+    async def on_assistant_thread(set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
+        await set_suggested_prompts(prompts=SUGGESTED_PROMPTS)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:

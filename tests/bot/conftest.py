@@ -12,6 +12,7 @@ import uvicorn
 
 from service.runtime import Runtime, open_runtime, slack_config
 from service.web import build_web_app
+from tests.servers import serve
 from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
 from tests.standins.slack_events import SIGNING_SECRET, SlackSender
 
@@ -22,18 +23,6 @@ class RunningDexter:
     runtime: Runtime
     slack: SlackAPIServer
     send: SlackSender
-
-
-async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

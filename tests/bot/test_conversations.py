@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
 
 from bot.blocks import ACTION_RETRY
+from tests.bot.observe import answers, is_answer, wait_until
 from tests.standins.openai_server import Reply
 from tests.standins.slack_api import BOT_ID, TEAM_ID
 from tests.standins.slack_events import (
@@ -20,30 +20,6 @@ from tests.standins.slack_events import (
 )
 
 SESSION_PREFIX = f"slack:{TEAM_ID}:{CHANNEL}:"
-
-
-def is_answer(call: Any) -> bool:
-    """A final answer: a message or edit that carries blocks with a sources context."""
-    return any(b.get("type") == "context" for b in call.params.get("blocks") or [])
-
-
-def answers(slack, thread_ts: str) -> list[dict[str, Any]]:
-    """The thread's messages as they stand now that hold an answer (blocks with sources)."""
-    return [
-        m
-        for m in slack.messages(CHANNEL)
-        if m.get("thread_ts") == thread_ts and any(
-            b.get("type") == "context" and "Sources" in json.dumps(b) for b in m.get("blocks") or []
-        )
-    ]
-
-
-async def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_mention_shows_progress_then_answers_in_the_thread(start_dexter, model) -> None:
@@ -140,7 +116,10 @@ async def test_two_questions_at_once_in_a_thread_get_two_ordered_answers(
 
     await wait_until(lambda: len(answers(dexter.slack, root["ts"])) == 2)
     history = await dexter.runtime.store.load(SESSION_PREFIX + root["ts"])
-    assert [t.question for t in history] == ["What was Apple's revenue in 2023?", "And Microsoft's?"]
+    assert [t.question for t in history] == [
+        "What was Apple's revenue in 2023?",
+        "And Microsoft's?",
+    ]
     second_answer_prompt = model.requests("answer")[1]
     assert "first answer" in second_answer_prompt.text  # it saw the first answer
     first_done = dexter.slack.calls("chat.update")
@@ -223,7 +202,7 @@ async def test_slack_rate_limits_are_waited_out(start_dexter, model) -> None:
 
     await dexter.send.event(question)
 
-    await wait_until(lambda: answers(dexter.slack, question["ts"]), timeout=15)
+    await wait_until(lambda: answers(dexter.slack, question["ts"]), within=15)
     statuses = [c.status for c in dexter.slack.calls("chat.postMessage")]
     assert statuses[0] == 429 and statuses[-1] == 200
 
@@ -274,3 +253,20 @@ async def test_ack_comes_before_the_research_finishes(start_dexter, model) -> No
 
     assert response.status_code == 200 and acked < 0.5
     assert not any(is_answer(c) for c in dexter.slack.calls("chat.update"))
+
+
+async def test_a_rate_limited_status_edit_is_dropped_but_the_answer_lands(
+    start_dexter, model
+) -> None:
+    dexter = await start_dexter()
+    dexter.slack.rate_limit("chat.update", times=1, retry_after=1)
+    model.latency = 0.2
+    question = mention("Apple revenue?")
+
+    await dexter.send.event(question)
+
+    await wait_until(lambda: answers(dexter.slack, question["ts"]), within=15)
+    updates = dexter.slack.calls("chat.update")
+    assert updates[0].status == 429
+    status_edits_after_429 = [c for c in updates[1:] if not is_answer(c)]
+    assert all(c.time - updates[0].time >= 0.9 for c in status_edits_after_429)

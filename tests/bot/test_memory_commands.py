@@ -16,7 +16,7 @@ from bot.blocks import (
 )
 from bot.shortcuts import CLEAR_THREAD_CALLBACK
 from stores import Turn
-from tests.bot.test_conversations import answers, wait_until
+from tests.bot.observe import answers, wait_until
 from tests.standins.slack_api import TEAM_ID
 from tests.standins.slack_events import CHANNEL, USER, mention, message, next_ts
 

@@ -64,6 +64,12 @@ class Recorded:
     step: str
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    replied: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        """How long the stand-in took to reply (its scripted delay and latency included)."""
+        return (self.replied or self.at) - self.at
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -237,13 +243,14 @@ class OpenAIStandin:
             self.latency = 0.0
             self.embedding_calls = 0
 
-    def _next_reply(self, step: str, body: dict[str, Any]) -> Reply:
+    def _next_reply(self, step: str, body: dict[str, Any]) -> tuple[Reply, Recorded]:
+        record = Recorded(step, body)
         with self._lock:
-            self._recorded.append(Recorded(step, body))
+            self._recorded.append(record)
             queue = self._scripts.get(step)
             if queue:
-                return queue.popleft()
-        return self.autopilot.reply(step, body)
+                return queue.popleft(), record
+        return self.autopilot.reply(step, body), record
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
@@ -252,8 +259,15 @@ class OpenAIStandin:
             body = await request.json()
         except json.JSONDecodeError:
             return _error(400, "We could not parse the JSON body of your request.")
-        step = step_of(body)
-        reply = self._next_reply(step, body)
+        reply, record = self._next_reply(step_of(body), body)
+        try:
+            return await self._reply(request, body, reply)
+        finally:
+            record.replied = time.monotonic()
+
+    async def _reply(
+        self, request: web.Request, body: dict[str, Any], reply: Reply
+    ) -> web.StreamResponse:
         await asyncio.sleep(reply.delay + self.latency)
         if reply.status != 200:
             headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else None

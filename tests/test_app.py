@@ -1,0 +1,133 @@
+"""The entry point: configuration errors, the manifest, the terminal chat, log redaction."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot.commands import CLEAR_COMMAND, HISTORY_COMMAND
+from bot.shortcuts import CLEAR_THREAD_CALLBACK
+from service.logs import RedactSecrets
+from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
+from tests.standins.openai_server import API_KEY as MODEL_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_app(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str = ""
+) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DEXTER_", "OPENAI_"))
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        env={**clean, **env},
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_missing_slack_tokens_say_what_to_set(tmp_path: Path) -> None:
+    result = run_app(env={}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
+    assert "README" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_socket_mode_needs_the_app_token_too(tmp_path: Path) -> None:
+    result = run_app(env={"SLACK_APP_TOKEN": "xapp-1-abc"}, cwd=tmp_path)
+
+    assert result.returncode == 2 and "SLACK_BOT_TOKEN" in result.stderr
+    assert "SLACK_SIGNING_SECRET" not in result.stderr
+
+
+def test_a_malformed_setting_names_the_variable(tmp_path: Path) -> None:
+    result = run_app(env={"PORT": "eighty", "DEXTER_MAX_ITERATIONS": "0"}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "PORT" in result.stderr and "DEXTER_MAX_ITERATIONS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_store_url_is_refused_without_its_password(tmp_path: Path) -> None:
+    result = run_app("chat", env={"DEXTER_STORE_URL": "ftp://user:hunter22@db/x"}, cwd=tmp_path)
+
+    assert result.returncode == 2 and "supported schemes" in result.stderr
+    assert "hunter22" not in result.stderr and "ftp://user:***@db/x" in result.stderr
+
+
+def test_terminal_chat_answers_and_resumes(tmp_path: Path, model, market_data_server) -> None:
+    env = {
+        "OPENAI_API_KEY": MODEL_KEY,
+        "OPENAI_BASE_URL": model.url,
+        "FINANCIAL_DATASETS_API_KEY": MARKET_DATA_KEY,
+        "FINANCIAL_DATASETS_BASE_URL": market_data_server.url,
+        "DEXTER_STORE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        "DEXTER_EMBEDDINGS": "lexical",
+    }
+
+    first = run_app("chat", env=env, cwd=tmp_path, stdin="What was Apple's revenue in 2023?\n")
+
+    assert first.returncode == 0, first.stderr
+    assert "income statements · AAPL" in first.stdout and "AAPL" in first.stdout
+    assert "Sources:" in first.stdout
+    session = first.stdout.rsplit("--session ", 1)[1].split()[0]
+
+    again = run_app("chat", "--session", session, env=env, cwd=tmp_path, stdin="And in 2024?\n")
+
+    assert again.returncode == 0, again.stderr
+    assert "(1 earlier turns)" in again.stdout
+    assert "What was Apple's revenue in 2023?" in model.requests("understand")[-1].text
+
+
+def test_manifest_declares_what_the_app_listens_to() -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    features, settings = manifest["features"], manifest["settings"]
+
+    commands = {c["command"] for c in features["slash_commands"]}
+    shortcuts = {s["callback_id"] for s in features["shortcuts"]}
+    events = set(settings["event_subscriptions"]["bot_events"])
+
+    assert commands == {HISTORY_COMMAND, CLEAR_COMMAND}
+    assert shortcuts == {CLEAR_THREAD_CALLBACK}
+    assert all(len(s["name"]) <= 24 for s in features["shortcuts"])  # Slack's limit
+    assert events == {"app_mention", "assistant_thread_started"} | {
+        f"message.{kind}" for kind in ("channels", "groups", "im", "mpim")
+    }
+    assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "app_mentions:read",
+        "assistant:write",
+        "channels:history",
+        "chat:write",
+        "commands",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    }
+
+
+def test_logs_never_carry_secrets(caplog) -> None:
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "token %s and key %s and %s",
+        ("xoxb-1234-abcdef", "s3cr3t-key-9", "ok"),
+        None,
+    )
+
+    RedactSecrets(["s3cr3t-key-9"]).filter(record)
+
+    assert record.getMessage() == "token *** and key *** and ok"
