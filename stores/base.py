@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from stores.models import MessageHistory, SessionInfo, Turn
 
+MAX_REASON_CHARS = 300
+
 
 class StoreError(Exception):
     """Base of every error a store raises."""
@@ -74,3 +76,26 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def check_limit(limit: int | None) -> None:
+    """`load`'s `limit` is None (every turn) or a count of the latest turns, 0 included."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be None or at least 0, not {limit}")
+
+
+def describe_failure(exc: BaseException, url: str) -> str:
+    """A one-line reason for `StoreUnavailable`: the root cause, without the URL's password.
+
+    Driver messages can be long (SQLAlchemy appends the statement and its parameters, which
+    hold users' questions), so we keep the innermost exception's type and first line only.
+    """
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    lines = str(root).strip().splitlines()
+    reason = f"{type(root).__name__}: {lines[0]}" if lines else type(root).__name__
+    password = urlsplit(url).password
+    if password:
+        reason = reason.replace(password, "***")
+    return reason[:MAX_REASON_CHARS]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -43,42 +42,6 @@ class Turn:
 
     def with_seq(self, seq: int) -> Turn:
         return replace(self, seq=seq)
-
-    def fields_json(self) -> dict[str, Any]:
-        """Every field but the embedding and seq, as JSON-ready values."""
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "summary": self.summary,
-            "user": self.user,
-            "question_tokens": self.question_tokens,
-            "answer_tokens": self.answer_tokens,
-            "summary_tokens": self.summary_tokens,
-            "sources": [[s.title, s.url] for s in self.sources],
-            "created_at": self.created_at.isoformat(),
-        }
-
-    @classmethod
-    def from_fields_json(
-        cls, data: dict[str, Any], *, seq: int, embedding: bytes | None
-    ) -> Turn:
-        """Rebuild a turn from `fields_json()` output; raises on anything malformed."""
-        created = datetime.fromisoformat(data["created_at"])
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        return cls(
-            question=str(data["question"]),
-            answer=str(data["answer"]),
-            summary=str(data.get("summary") or ""),
-            user=data.get("user"),
-            embedding=embedding_from_bytes(embedding),
-            question_tokens=int(data.get("question_tokens") or 0),
-            answer_tokens=int(data.get("answer_tokens") or 0),
-            summary_tokens=int(data.get("summary_tokens") or 0),
-            sources=tuple(Source(str(t), str(u)) for t, u in data.get("sources") or ()),
-            seq=seq,
-            created_at=created,
-        )
 
 
 def embedding_to_bytes(embedding: np.ndarray | None) -> bytes | None:

@@ -1,0 +1,100 @@
+"""Where Dexter's thread histories live: one `SessionStore` contract, three backends.
+
+    store = await open_store("redis://localhost:6379/0")
+    history = await store.load(session_id, limit=50)
+    turn = await store.append(session_id, Turn(question=..., answer=...))
+
+Backends are imported only when their URL is opened, so a process that uses Redis never
+loads SQLAlchemy, and the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from urllib.parse import urlsplit
+
+from stores.base import (
+    SessionStore,
+    StoreError,
+    StoreUnavailable,
+    UnsupportedStoreURL,
+    redact_url,
+)
+from stores.models import MessageHistory, SessionInfo, Source, Turn, scope_of
+
+__all__ = [
+    "SUPPORTED_SCHEMES",
+    "MessageHistory",
+    "SessionInfo",
+    "SessionStore",
+    "Source",
+    "StoreError",
+    "StoreUnavailable",
+    "Turn",
+    "UnsupportedStoreURL",
+    "open_store",
+    "redact_url",
+    "scope_of",
+]
+
+SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "sqlite+aiosqlite", "postgresql+asyncpg")
+
+DEFAULT_RETENTION_SECONDS = 30 * 86_400
+
+
+async def open_store(
+    url: str,
+    *,
+    retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    redis_prefix: str = "dexter",
+    max_sessions: int = 10_000,
+    lock_ttl: float = 60.0,
+    migrate: bool | None = None,
+) -> SessionStore:
+    """The store `url` names, ready to use.
+
+    - `memory://` keeps at most `max_sessions` sessions in this process.
+    - `redis://…` / `rediss://…` puts every key under `redis_prefix`; a crashed lock holder's
+      lock expires after `lock_ttl` seconds.
+    - `sqlite+aiosqlite:///path` (the file and its directory are created) and
+      `postgresql+asyncpg://…` (add `?search_path=schema` to use a schema of your own).
+
+    `migrate` applies pending schema migrations; by default SQLite migrates and PostgreSQL
+    only checks that its schema is current (operators run `python -m stores.migrate URL`).
+    Servers are pinged, so a server that is down raises `StoreUnavailable` here already.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        from stores.memory import MemorySessionStore
+
+        return MemorySessionStore(
+            url, retention_seconds=retention_seconds, max_sessions=max_sessions
+        )
+    if scheme in ("redis", "rediss"):
+        from stores.redis import RedisSessionStore
+
+        redis_store = RedisSessionStore(
+            url, retention_seconds=retention_seconds, prefix=redis_prefix, lock_ttl=lock_ttl
+        )
+        await _ready_or_closed(redis_store, redis_store.ping())
+        return redis_store
+    if scheme in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        from stores.sql import SQLSessionStore
+
+        sql_store = SQLSessionStore(url, retention_seconds=retention_seconds)
+        should_migrate = scheme == "sqlite+aiosqlite" if migrate is None else migrate
+        await _ready_or_closed(sql_store, sql_store.prepare(migrate=should_migrate))
+        return sql_store
+    raise UnsupportedStoreURL(
+        f"no session store serves {redact_url(url)!r}; supported schemes: "
+        + ", ".join(f"{name}://" for name in SUPPORTED_SCHEMES)
+    )
+
+
+async def _ready_or_closed(store: SessionStore, check: Awaitable[None]) -> None:
+    """Await the store's start-up check, closing the store if it fails."""
+    try:
+        await check
+    except BaseException:
+        await store.close()
+        raise

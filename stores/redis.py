@@ -1,0 +1,306 @@
+"""Session histories in Redis, shared by every process that points at the same server.
+
+Per session: a list of encoded turns (`stores.codec`) and a meta hash (first question,
+created/updated time, turn count); per scope: a sorted set of session ids scored by last
+activity. Every multi-key change is one Lua script, so it is atomic and one round trip,
+and every key it touches gets the retention TTL again: nothing is ever left without one.
+A turn's sequence number is its position in the list (the length `RPUSH` returns), so
+concurrent writers get 1, 2, 3, … with no gap and no duplicate.
+
+Key names come from one function per key kind below; `prefix` keeps deployments (and
+tests) apart on one server. The scripts touch a session's keys and its scope's index
+together, so this layout is for a single Redis server, not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.lock import Lock
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockNotOwnedError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from stores.base import StoreUnavailable, check_limit, describe_failure, redact_url
+from stores.codec import CorruptTurn, decode_turn, encode_turn
+from stores.keyed_locks import KeyedLocks
+from stores.models import MessageHistory, SessionInfo, Turn, scope_of
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 32
+"""Connections per store; more concurrent calls wait for one instead of opening sockets."""
+POOL_WAIT_SECONDS = 10.0
+"""How long a call waits for a free connection before the store counts as unavailable."""
+SOCKET_TIMEOUT_SECONDS = 5.0
+LOCK_POLL_SECONDS = 0.05
+"""How often a process waiting for a session lock held elsewhere asks Redis again."""
+
+_SERVER_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+APPEND_SCRIPT = """
+-- KEYS: turns list, meta hash, scope index. ARGV: encoded turn, session id,
+-- first question, retention in milliseconds. Returns the turn's sequence number.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local retention_ms = tonumber(ARGV[4])
+local now_text = string.format('%.6f', now)
+local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('HSETNX', KEYS[2], 'first_question', ARGV[3])
+redis.call('HSETNX', KEYS[2], 'created_at', now_text)
+redis.call('HSET', KEYS[2], 'updated_at', now_text, 'turns', seq)
+redis.call('ZADD', KEYS[3], now_text, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf',
+           '(' .. string.format('%.6f', now - retention_ms / 1000))
+for _, key in ipairs(KEYS) do
+    redis.call('PEXPIRE', key, retention_ms)
+end
+return seq
+"""
+
+CLEAR_SCRIPT = """
+-- KEYS: turns list, meta hash, scope index. ARGV: session id.
+-- Returns how many turns were deleted.
+local count = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return count
+"""
+
+
+def turns_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}:turns:{session_id}"
+
+
+def meta_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}:meta:{session_id}"
+
+
+def scope_index_key(prefix: str, scope: str) -> str:
+    return f"{prefix}:sessions:{scope}"
+
+
+def event_key(prefix: str, event_id: str) -> str:
+    return f"{prefix}:event:{event_id}"
+
+
+def lock_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}:lock:{session_id}"
+
+
+class RedisSessionStore:
+    """A `SessionStore` on one Redis server (`redis://` or `rediss://`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        retention_seconds: float = 30 * 86_400,
+        prefix: str = "dexter",
+        lock_ttl: float = 60.0,
+    ) -> None:
+        self.url = redact_url(url)
+        self._url = url
+        self._prefix = prefix
+        self._retention_ms = max(1, round(retention_seconds * 1000))
+        self._lock_ttl = lock_ttl
+        self._redis = _client(url)
+        self._append_script = self._redis.register_script(APPEND_SCRIPT)
+        self._clear_script = self._redis.register_script(CLEAR_SCRIPT)
+        self._local_locks = KeyedLocks()
+
+    async def load(self, session_id: str, limit: int | None = None) -> MessageHistory:
+        """The latest turns in one round trip: LLEN and LRANGE in one MULTI, so the length
+        that numbers them is the list's length at the moment they were read.
+
+        (A Lua script would do too, but copies every turn into Lua and back: twice as slow
+        for a hundred turns.)
+        """
+        check_limit(limit)
+        if limit == 0:
+            return MessageHistory(session_id)
+        key = turns_key(self._prefix, session_id)
+        with self._unavailable_on_error():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.llen(key)
+                pipe.lrange(key, -limit if limit else 0, -1)
+                length, raw_turns = await pipe.execute()
+        first_seq = length - len(raw_turns) + 1
+        turns = []
+        for seq, raw in enumerate(raw_turns, start=first_seq):
+            try:
+                turns.append(decode_turn(raw, seq=seq))
+            except CorruptTurn as exc:
+                log.warning("skipping corrupt turn %d of session %s: %s", seq, session_id, exc)
+        return MessageHistory(session_id, tuple(turns))
+
+    async def append(self, session_id: str, turn: Turn) -> Turn:
+        args = [encode_turn(turn), session_id, turn.question, self._retention_ms]
+        with self._unavailable_on_error():
+            seq = await self._append_script(keys=self._session_keys(session_id), args=args)
+        return turn.with_seq(int(seq))
+
+    async def clear(self, session_id: str) -> int:
+        """Delete the session's turns, meta and index entry in one script.
+
+        The session's lock key, if the lock is held right now, is left to its holder, who
+        deletes it on release (or it expires `lock_ttl` after the holder crashed).
+        """
+        with self._unavailable_on_error():
+            deleted = await self._clear_script(
+                keys=self._session_keys(session_id), args=[session_id]
+            )
+        return int(deleted)
+
+    async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]:
+        """The scope's sessions active within the retention period, newest first.
+
+        Two round trips: the index, then every listed session's meta hash in one pipeline.
+        """
+        cutoff = time.time() - self._retention_ms / 1000
+        with self._unavailable_on_error():
+            members = await self._redis.zrevrangebyscore(
+                scope_index_key(self._prefix, scope), "+inf", cutoff, start=0, num=limit
+            )
+            session_ids = [member.decode() for member in members]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in session_ids:
+                    pipe.hgetall(meta_key(self._prefix, session_id))
+                metas = await pipe.execute()
+        found = []
+        for session_id, meta in zip(session_ids, metas, strict=True):
+            if not meta:
+                continue
+            try:
+                found.append(_session_info(session_id, meta))
+            except (KeyError, ValueError) as exc:
+                log.warning("skipping corrupt meta of session %s: %r", session_id, exc)
+        return found
+
+    async def claim_event(self, event_id: str, ttl: float) -> bool:
+        with self._unavailable_on_error():
+            claimed = await self._redis.set(
+                event_key(self._prefix, event_id), b"1", nx=True, px=max(1, round(ttl * 1000))
+            )
+        return bool(claimed)
+
+    @asynccontextmanager
+    async def lock(self, session_id: str) -> AsyncIterator[None]:
+        """One holder per session across every process using this server.
+
+        The Redis lock expires `lock_ttl` after its holder stops renewing it, so a crashed
+        holder frees it; a live holder renews it in the background every third of the TTL.
+        Tasks of this process queue on a local lock first, so only one of them polls Redis.
+        """
+        async with self._local_locks.hold(session_id):
+            redis_lock = self._redis.lock(
+                lock_key(self._prefix, session_id),
+                timeout=self._lock_ttl,
+                sleep=LOCK_POLL_SECONDS,
+                thread_local=False,
+            )
+            with self._unavailable_on_error():
+                await redis_lock.acquire()
+            renewer = asyncio.create_task(self._keep_renewing(redis_lock, session_id))
+            try:
+                yield
+            finally:
+                renewer.cancel()
+                try:
+                    await asyncio.wait([renewer])
+                finally:
+                    await self._release(redis_lock, session_id)
+
+    async def purge_expired(self) -> int:
+        """Nothing to do: Redis expires every key by its TTL, and `sessions` skips stale entries."""
+        return 0
+
+    async def ping(self) -> None:
+        with self._unavailable_on_error():
+            await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    def _session_keys(self, session_id: str) -> list[str]:
+        """The keys the append and clear scripts take, in the order they expect them."""
+        return [
+            turns_key(self._prefix, session_id),
+            meta_key(self._prefix, session_id),
+            scope_index_key(self._prefix, scope_of(session_id)),
+        ]
+
+    async def _keep_renewing(self, redis_lock: Lock, session_id: str) -> None:
+        while True:
+            await asyncio.sleep(self._lock_ttl / 3)
+            try:
+                await redis_lock.reacquire()
+            except LockNotOwnedError:
+                log.warning("lock of session %s expired while held; stopped renewing", session_id)
+                return
+            except _SERVER_ERRORS as exc:
+                log.warning(
+                    "could not renew lock of session %s (%s); retrying",
+                    session_id,
+                    describe_failure(exc, self._url),
+                )
+
+    async def _release(self, redis_lock: Lock, session_id: str) -> None:
+        """Release the lock; if that fails it expires by itself within `lock_ttl`."""
+        try:
+            await redis_lock.release()
+        except LockNotOwnedError:
+            log.warning("lock of session %s had expired before its holder released it", session_id)
+        except _SERVER_ERRORS as exc:
+            log.warning(
+                "could not release lock of session %s (%s); it expires within %.0f s",
+                session_id,
+                describe_failure(exc, self._url),
+                self._lock_ttl,
+            )
+
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        try:
+            yield
+        except _SERVER_ERRORS as exc:
+            raise StoreUnavailable(self._url, describe_failure(exc, self._url)) from exc
+
+
+def _client(url: str) -> Redis:
+    """A client that fails fast while the server is down and reconnects once it is back.
+
+    Only connection errors are retried, once: a command that timed out may have run, and
+    running an append twice would store the turn twice.
+    """
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=0.5),
+            retries=1,
+            supported_errors=(RedisConnectionError,),
+        ),
+    )
+    return Redis.from_pool(pool)
+
+
+def _session_info(session_id: str, meta: dict[bytes, bytes]) -> SessionInfo:
+    return SessionInfo(
+        session_id=session_id,
+        first_question=meta[b"first_question"].decode(),
+        turns=int(meta[b"turns"]),
+        created_at=datetime.fromtimestamp(float(meta[b"created_at"]), UTC),
+        updated_at=datetime.fromtimestamp(float(meta[b"updated_at"]), UTC),
+    )

@@ -1,0 +1,376 @@
+"""Session histories in a SQL database: a SQLite file (the embedded default) or PostgreSQL.
+
+`append` is one transaction: an upsert of the session row that bumps `turn_count` and
+returns it (that number is the new turn's sequence number), then the turn's insert. The
+row lock the upsert takes serialises concurrent writers of one session on PostgreSQL;
+SQLite serialises all writers itself, and this process's writers also queue on an asyncio
+lock so they do not spin on SQLite's busy handler.
+
+`load` and `sessions` are single statements; on PostgreSQL they run on a pool of autocommit
+connections, which saves the BEGIN and ROLLBACK round trips of a transaction. `load` reads
+the turns as they are: sessions untouched for the retention period are removed by
+`purge_expired` (run it periodically), not hidden by `load`.
+
+`lock` is a PostgreSQL advisory lock held on a connection of its own, so it is shared by
+every process and released by the server when its holder's connection dies. On SQLite it
+is a lock of this process only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Executable, Insert, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stores.base import StoreError, StoreUnavailable, check_limit, describe_failure, redact_url
+from stores.codec import CorruptTurn
+from stores.keyed_locks import KeyedLocks
+from stores.migrate import current_revision, head_revision, upgrade
+from stores.models import (
+    MessageHistory,
+    SessionInfo,
+    Source,
+    Turn,
+    embedding_from_bytes,
+    embedding_to_bytes,
+    scope_of,
+    utcnow,
+)
+from stores.sql_engine import EngineUse, advisory_lock_key, create_store_engine, is_sqlite
+from stores.sql_schema import ClaimedEvent, SessionRow, TurnRow
+
+log = logging.getLogger(__name__)
+
+SESSION_LOCK_NAMESPACE = "dexter-session-lock:"
+LOCK_RELEASE_SECONDS = 5.0
+
+_LATEST_TURNS = (
+    select(
+        TurnRow.seq,
+        TurnRow.created_at,
+        TurnRow.user,
+        TurnRow.question,
+        TurnRow.answer,
+        TurnRow.summary,
+        TurnRow.embedding,
+        TurnRow.question_tokens,
+        TurnRow.answer_tokens,
+        TurnRow.summary_tokens,
+        TurnRow.sources,
+    )
+    .where(TurnRow.session_id == bindparam("session_id"))
+    .order_by(TurnRow.seq.desc())
+)
+"""Built once, so SQLAlchemy computes its cache key once, not on every load."""
+_LATEST_TURNS_UP_TO = _LATEST_TURNS.limit(bindparam("limit"))
+
+_SESSIONS_OF_SCOPE = (
+    select(
+        SessionRow.id,
+        SessionRow.first_question,
+        SessionRow.turn_count,
+        SessionRow.created_at,
+        SessionRow.updated_at,
+    )
+    .where(SessionRow.scope == bindparam("scope"))
+    .order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+class SQLSessionStore:
+    """A `SessionStore` on SQLAlchemy asyncio: `sqlite+aiosqlite` or `postgresql+asyncpg`."""
+
+    def __init__(self, url: str, *, retention_seconds: float = 30 * 86_400) -> None:
+        self.url = redact_url(url)
+        self._url = url
+        self._retention = timedelta(seconds=retention_seconds)
+        self._engine = create_store_engine(url)
+        self._sqlite = is_sqlite(self._engine)
+        self._reader = self._engine if self._sqlite else create_store_engine(url, EngineUse.READS)
+        self._lock_engine = None if self._sqlite else create_store_engine(url, EngineUse.LOCKS)
+        self._insert = sqlite.insert if self._sqlite else postgresql.insert
+        self._write_lock = asyncio.Lock() if self._sqlite else None
+        self._local_locks = KeyedLocks()
+
+    async def prepare(self, *, migrate: bool) -> None:
+        """Apply pending migrations, or (with `migrate=False`) check none are pending."""
+        with self._unavailable_on_error():
+            if migrate:
+                await upgrade(self._engine)
+                return
+            current = await current_revision(self._engine)
+        head = head_revision()
+        if current != head:
+            raise StoreError(
+                f"the schema of {self.url} is at revision {current}, this code needs {head}: "
+                "run `python -m stores.migrate <url>` or open the store with migrate=True"
+            )
+
+    async def load(self, session_id: str, limit: int | None = None) -> MessageHistory:
+        check_limit(limit)
+        if limit == 0:
+            return MessageHistory(session_id)
+        if limit is None:
+            query, parameters = _LATEST_TURNS, {"session_id": session_id}
+        else:
+            query, parameters = _LATEST_TURNS_UP_TO, {"session_id": session_id, "limit": limit}
+        with self._unavailable_on_error():
+            async with self._reader.connect() as conn:
+                rows = (await conn.execute(query, parameters)).all()
+        turns = []
+        for row in reversed(rows):
+            try:
+                turns.append(_turn_from_row(*row))
+            except CorruptTurn as exc:
+                log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
+        return MessageHistory(session_id, tuple(turns))
+
+    async def append(self, session_id: str, turn: Turn) -> Turn:
+        with self._unavailable_on_error():
+            async with self._writing(), self._engine.begin() as conn:
+                seq = (await conn.execute(self._bump_turn_count(session_id, turn))).scalar_one()
+                await conn.execute(insert(TurnRow).values(_turn_values(session_id, seq, turn)))
+        return turn.with_seq(seq)
+
+    def _bump_turn_count(self, session_id: str, turn: Turn) -> Insert:
+        """Create the session row or add one to its `turn_count`, returning the new count.
+
+        `updated_at` never moves backwards, even when a writer that read the clock earlier
+        commits later.
+        """
+        now = utcnow()
+        new_session = self._insert(SessionRow).values(
+            id=session_id,
+            scope=scope_of(session_id),
+            first_question=turn.question,
+            turn_count=1,
+            created_at=now,
+            updated_at=now,
+        )
+        return new_session.on_conflict_do_update(
+            index_elements=[SessionRow.id],
+            set_={
+                "turn_count": SessionRow.turn_count + 1,
+                "updated_at": case(
+                    (
+                        SessionRow.updated_at > new_session.excluded.updated_at,
+                        SessionRow.updated_at,
+                    ),
+                    else_=new_session.excluded.updated_at,
+                ),
+            },
+        ).returning(SessionRow.turn_count)
+
+    async def clear(self, session_id: str) -> int:
+        """Delete the session's row and turns; the row is locked first so no append slips by."""
+        with self._unavailable_on_error():
+            async with self._writing(), self._engine.begin() as conn:
+                await conn.execute(
+                    select(SessionRow.id).where(SessionRow.id == session_id).with_for_update()
+                )
+                deleted = await conn.execute(
+                    delete(TurnRow).where(TurnRow.session_id == session_id)
+                )
+                await conn.execute(delete(SessionRow).where(SessionRow.id == session_id))
+        return deleted.rowcount
+
+    async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]:
+        with self._unavailable_on_error():
+            async with self._reader.connect() as conn:
+                parameters = {"scope": scope, "limit": limit}
+                rows = (await conn.execute(_SESSIONS_OF_SCOPE, parameters)).all()
+        return [
+            SessionInfo(sid, first_question, turns, _as_utc(created_at), _as_utc(updated_at))
+            for sid, first_question, turns, created_at, updated_at in rows
+        ]
+
+    async def claim_event(self, event_id: str, ttl: float) -> bool:
+        """Insert the key, or take it over if its claim has expired; true if either happened.
+
+        On SQLite that is one upsert whose update only applies to an expired claim. On
+        PostgreSQL the same upsert would lock the existing row even when the claim is live,
+        so every losing claim would write WAL and wait for a disk flush (~4 ms each on a
+        plain disk, serialised on the row): there an insert that does nothing on conflict
+        comes first, and an update of an expired claim second, so a losing claim writes
+        nothing. Racing takeovers of an expired claim are settled by the update's row lock:
+        the loser re-reads the row and finds it live.
+        """
+        with self._unavailable_on_error():
+            async with self._writing(), self._engine.begin() as conn:
+                for attempt in self._claim_attempts(event_id, ttl):
+                    if (await conn.execute(attempt)).first() is not None:
+                        return True
+        return False
+
+    def _claim_attempts(self, event_id: str, ttl: float) -> list[Executable]:
+        """Statements that each return the key if they claimed it, tried in order."""
+        now = utcnow()
+        expires_at = now + timedelta(seconds=ttl)
+        claim = self._insert(ClaimedEvent).values(key=event_id, expires_at=expires_at)
+        if self._sqlite:
+            upsert = claim.on_conflict_do_update(
+                index_elements=[ClaimedEvent.key],
+                set_={"expires_at": claim.excluded.expires_at},
+                where=ClaimedEvent.expires_at <= now,
+            )
+            return [upsert.returning(ClaimedEvent.key)]
+        take_over_expired = (
+            update(ClaimedEvent)
+            .where(ClaimedEvent.key == event_id, ClaimedEvent.expires_at <= now)
+            .values(expires_at=expires_at)
+        )
+        return [
+            claim.on_conflict_do_nothing(index_elements=[ClaimedEvent.key]).returning(
+                ClaimedEvent.key
+            ),
+            take_over_expired.returning(ClaimedEvent.key),
+        ]
+
+    @asynccontextmanager
+    async def lock(self, session_id: str) -> AsyncIterator[None]:
+        """One holder per session: across processes on PostgreSQL, in this process on SQLite."""
+        async with self._local_locks.hold(session_id):
+            if self._lock_engine is None:
+                yield
+                return
+            async with self._advisory_lock(self._lock_engine, session_id):
+                yield
+
+    async def purge_expired(self) -> int:
+        """Delete sessions untouched for the retention period (their turns cascade) and
+        expired event claims; returns how many sessions went."""
+        now = utcnow()
+        with self._unavailable_on_error():
+            async with self._writing(), self._engine.begin() as conn:
+                purged = await conn.execute(
+                    delete(SessionRow).where(SessionRow.updated_at < now - self._retention)
+                )
+                await conn.execute(delete(ClaimedEvent).where(ClaimedEvent.expires_at <= now))
+        if purged.rowcount:
+            log.info(
+                "purged %d sessions untouched since %s", purged.rowcount, now - self._retention
+            )
+        return purged.rowcount
+
+    async def ping(self) -> None:
+        with self._unavailable_on_error():
+            async with self._engine.connect() as conn:
+                await conn.execute(select(1))
+
+    async def close(self) -> None:
+        for engine in {self._engine, self._reader, self._lock_engine}:
+            if engine is not None:
+                await engine.dispose()
+
+    @asynccontextmanager
+    async def _advisory_lock(
+        self, lock_engine: AsyncEngine, session_id: str
+    ) -> AsyncIterator[None]:
+        """`pg_advisory_lock` on a connection of its own; closing the connection releases it,
+        also when the wait is cancelled and when the process dies."""
+        key = advisory_lock_key(SESSION_LOCK_NAMESPACE + session_id)
+        with self._unavailable_on_error():
+            conn = await lock_engine.connect()
+        try:
+            with self._unavailable_on_error():
+                await conn.execute(select(func.pg_advisory_lock(key)))
+            yield
+        finally:
+            await self._close_lock_connection(conn, session_id)
+
+    async def _close_lock_connection(self, conn: AsyncConnection, session_id: str) -> None:
+        """Close it, which ends the server session and so releases the lock; bounded in time,
+        because a server that no longer answers would otherwise keep the caller waiting."""
+        try:
+            async with asyncio.timeout(LOCK_RELEASE_SECONDS):
+                await conn.close()
+        except (DBAPIError, OSError) as exc:
+            log.warning(
+                "closing the lock connection of session %s failed (%s); the server releases "
+                "the lock when it notices the connection is gone",
+                session_id,
+                describe_failure(exc, self._url),
+            )
+
+    def _writing(self) -> asyncio.Lock | nullcontext[None]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+                raise StoreUnavailable(self._url, describe_failure(exc, self._url)) from exc
+            raise
+        except (PoolTimeoutError, OSError) as exc:
+            raise StoreUnavailable(self._url, describe_failure(exc, self._url)) from exc
+
+
+def _turn_values(session_id: str, seq: int, turn: Turn) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "seq": seq,
+        "created_at": _as_utc(turn.created_at),
+        "user": turn.user,
+        "question": turn.question,
+        "answer": turn.answer,
+        "summary": turn.summary,
+        "embedding": embedding_to_bytes(turn.embedding),
+        "question_tokens": turn.question_tokens,
+        "answer_tokens": turn.answer_tokens,
+        "summary_tokens": turn.summary_tokens,
+        "sources": json.dumps([[s.title, s.url] for s in turn.sources], ensure_ascii=False),
+    }
+
+
+def _turn_from_row(
+    seq: int,
+    created_at: datetime,
+    user: str | None,
+    question: str,
+    answer: str,
+    summary: str,
+    embedding: bytes | None,
+    question_tokens: int,
+    answer_tokens: int,
+    summary_tokens: int,
+    sources: str,
+) -> Turn:
+    """A turn from a row of `_LATEST_TURNS`; raises `CorruptTurn` if a column will not decode."""
+    try:
+        return Turn(
+            question=question,
+            answer=answer,
+            summary=summary,
+            user=user,
+            embedding=embedding_from_bytes(embedding),
+            question_tokens=question_tokens,
+            answer_tokens=answer_tokens,
+            summary_tokens=summary_tokens,
+            sources=tuple([Source(str(title), str(url)) for title, url in json.loads(sources)]),
+            seq=seq,
+            created_at=_as_utc(created_at),
+        )
+    except (ValueError, TypeError) as exc:
+        raise CorruptTurn(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """UTC-aware; SQLite hands back the naive UTC text we wrote, asyncpg UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    if moment.tzinfo is UTC:
+        return moment
+    return moment.astimezone(UTC)

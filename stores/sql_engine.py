@@ -1,0 +1,137 @@
+"""SQLAlchemy engines for the SQL store, and the few backend features that need raw SQL.
+
+SQLite is the embedded default: a file (its directory is created), WAL so readers never
+wait for the writer, a busy timeout so a second process waits for the write lock instead
+of failing at once, and foreign keys on (SQLite leaves them off by default; the turns of a
+purged session go by `ON DELETE CASCADE`). PostgreSQL goes through asyncpg with
+pre-ping, so a pooled connection that died with its server is replaced, not used.
+
+The raw SQL strings of the package live here and nowhere else: SQLite's PRAGMAs and its
+`BEGIN IMMEDIATE`. PostgreSQL's advisory locks are plain functions, called through
+`sqlalchemy.func`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from stores.base import UnsupportedStoreURL
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+)
+"""WAL with synchronous=NORMAL survives a crash of the process; a power cut may lose the
+last commits, which is the usual trade for a chat history."""
+
+POSTGRES_CONNECT_TIMEOUT = 10.0
+POSTGRES_COMMAND_TIMEOUT = 30.0
+"""Seconds before a statement counts as failed, so a hung server is reported, not waited on."""
+POSTGRES_POOL_SIZE = 10
+POSTGRES_POOL_OVERFLOW = 10
+POOL_WAIT_SECONDS = 10.0
+
+SEARCH_PATH_PARAMETER = "search_path"
+"""A `postgresql+asyncpg://…?search_path=schema` URL keeps the tables in that schema."""
+
+MIGRATION_LOCK_NAME = "dexter-stores-migration"
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+class EngineUse(Enum):
+    """What a store's engine is for; on PostgreSQL each gets a pool of its own."""
+
+    WRITES = "writes"
+    """Transactions, READ COMMITTED (a concurrent upsert re-reads the row it waited for:
+    that is how appends count without gaps); also migrations, and SQLite's everything."""
+    READS = "reads"
+    """Single statements in autocommit: no BEGIN/ROLLBACK round trips around them, and a
+    pre-ping of one round trip (asyncpg wraps the ping in a transaction otherwise)."""
+    LOCKS = "locks"
+    """A connection per lock, never pooled (closing it is what guarantees the server drops
+    the lock) and without a statement timeout (waiting for a lock is a long statement)."""
+
+
+def create_store_engine(url: str, use: EngineUse = EngineUse.WRITES) -> AsyncEngine:
+    """An engine for the store's URL, tuned for `use`."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return _postgres_engine(parsed, use)
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise UnsupportedStoreURL(
+            f"SQLite needs a file path ({url.render_as_string()}); use memory:// for a store "
+            "that lives in this process only"
+        )
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_timeout=POOL_WAIT_SECONDS)
+    event.listen(engine.sync_engine, "connect", _tune_sqlite_connection)
+    return engine
+
+
+def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"timeout": POSTGRES_CONNECT_TIMEOUT}
+    search_path = url.query.get(SEARCH_PATH_PARAMETER)
+    if search_path:
+        connect_args["server_settings"] = {"search_path": str(search_path)}
+        url = url.difference_update_query([SEARCH_PATH_PARAMETER])
+    if use is EngineUse.LOCKS:
+        return create_async_engine(
+            url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args
+        )
+    connect_args["command_timeout"] = POSTGRES_COMMAND_TIMEOUT
+    return create_async_engine(
+        url,
+        isolation_level="AUTOCOMMIT" if use is EngineUse.READS else "READ COMMITTED",
+        pool_pre_ping=True,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_OVERFLOW,
+        pool_timeout=POOL_WAIT_SECONDS,
+        connect_args=connect_args,
+    )
+
+
+def advisory_lock_key(name: str) -> int:
+    """A signed 64-bit key for `pg_advisory_lock`, the same in every process."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def take_migration_lock(conn: AsyncConnection) -> None:
+    """Hold the database against other migrators until `conn`'s transaction ends.
+
+    Several processes may open a fresh database at once; the first migrates, the others
+    wait here and then find the schema current.
+    """
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        await conn.execute(
+            select(func.pg_advisory_xact_lock(advisory_lock_key(MIGRATION_LOCK_NAME)))
+        )

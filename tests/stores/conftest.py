@@ -1,0 +1,149 @@
+"""Fixtures of the store tests: every backend on a real server or file, kept apart per test.
+
+- memory: a fresh store per test.
+- SQLite: a fresh file per test under pytest's tmp_path.
+- Redis: the test database number of `tests.services`, a key prefix per test, keys deleted after.
+- PostgreSQL: one schema per test run (`dexter_test_<pid>_<random>`, migrated once, dropped
+  at the end), its tables emptied after each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from stores import SessionStore, open_store
+from stores.sql_engine import create_store_engine
+from tests.services import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    need_service,
+    postgres_url,
+    redis_url,
+)
+from tests.stores.backends import (
+    BACKENDS,
+    Backend,
+    MemoryBackend,
+    PostgresBackend,
+    RedisBackend,
+    SQLiteBackend,
+    schema_url,
+)
+from tests.stores.processes import Worker
+
+T = TypeVar("T")
+
+
+def run_in_fresh_loop(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from a sync session fixture, on a thread and loop of its own."""
+
+    async def run() -> T:
+        return await make()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A schema of this test run, migrated, dropped at the end."""
+    need_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    schema = f"dexter_test_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        engine = create_store_engine(postgres_url())
+        async with engine.begin() as conn:
+            await conn.execute(CreateSchema(schema))
+        await engine.dispose()
+        store = await open_store(schema_url(schema), migrate=True)
+        await store.close()
+
+    async def drop() -> None:
+        engine = create_store_engine(postgres_url())
+        async with engine.begin() as conn:
+            await conn.execute(DropSchema(schema, cascade=True))
+        await engine.dispose()
+
+    run_in_fresh_loop(create)
+    try:
+        yield schema
+    finally:
+        run_in_fresh_loop(drop)
+
+
+@pytest.fixture
+def redis_test_url() -> str:
+    need_service("Redis", REDIS_HOST, REDIS_PORT)
+    return redis_url()
+
+
+def _make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if name == "memory":
+        return MemoryBackend("memory://")
+    if name == "sqlite":
+        return SQLiteBackend(f"sqlite+aiosqlite:///{tmp_path}/stores/dexter.db")
+    if name == "redis":
+        return RedisBackend(request.getfixturevalue("redis_test_url"))
+    return PostgresBackend(schema_url(request.getfixturevalue("postgres_schema")))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """The backend a test runs on; override with `@pytest.mark.parametrize('backend_name', …)`."""
+    return request.param
+
+
+@pytest.fixture
+def _backend_made(backend_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Built in a sync fixture: PostgreSQL's session fixture runs its own event loop."""
+    return _make_backend(backend_name, request, tmp_path)
+
+
+@pytest.fixture
+async def backend(_backend_made: Backend) -> AsyncIterator[Backend]:
+    try:
+        yield _backend_made
+    finally:
+        await _backend_made.close()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> SessionStore:
+    return await backend.open()
+
+
+@pytest.fixture
+def session_id() -> str:
+    """A session id of a scope no other test uses, shaped like the bot's."""
+    return f"slack:T{uuid.uuid4().hex[:10]}:C1:{time.time():.6f}"
+
+
+@pytest.fixture
+async def workers() -> AsyncIterator[Callable[[dict[str, Any]], Awaitable[Worker]]]:
+    """Start workers and wait until each is ready; any still running at the end is killed."""
+    started: list[Worker] = []
+
+    async def start(config: dict[str, Any]) -> Worker:
+        worker = await Worker.launch(config)
+        started.append(worker)
+        await worker.expect("ready")
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            await worker.kill()

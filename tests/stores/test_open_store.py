@@ -1,0 +1,127 @@
+"""`open_store`: URL schemes, and the SQL schema's migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from stores import (
+    SUPPORTED_SCHEMES,
+    SessionStore,
+    StoreError,
+    Turn,
+    UnsupportedStoreURL,
+    open_store,
+)
+from stores.memory import MemorySessionStore
+from stores.migrate import head_revision
+from stores.sql_engine import create_store_engine
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, need_service, postgres_url
+from tests.stores.backends import schema_url
+from tests.stores.processes import REPO_ROOT
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root:hunter2@db/dexter", "sqlite:///plain-driver.db", "dexter", ""]
+)
+async def test_an_unknown_url_scheme_is_refused_with_the_supported_ones_listed(url: str) -> None:
+    with pytest.raises(UnsupportedStoreURL) as raised:
+        await open_store(url)
+
+    message = str(raised.value)
+    assert all(f"{scheme}://" in message for scheme in SUPPORTED_SCHEMES)
+    assert "hunter2" not in message
+
+
+async def test_in_memory_sqlite_is_refused_in_favour_of_memory_store() -> None:
+    with pytest.raises(UnsupportedStoreURL, match="memory://"):
+        await open_store("sqlite+aiosqlite:///:memory:")
+
+
+async def test_memory_url_opens_a_memory_store_with_the_given_cap() -> None:
+    store = await open_store("memory://", max_sessions=2)
+
+    assert isinstance(store, MemorySessionStore)
+    assert isinstance(store, SessionStore)
+    for sid in ("a:1", "a:2", "a:3"):
+        await store.append(sid, Turn(question="q", answer="a"))
+    assert len(store) == 2
+
+
+async def test_opening_a_sqlite_file_creates_its_directory_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "dexter.db"
+
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    await store.close()
+
+    assert path.exists()
+    assert await _tables(f"sqlite+aiosqlite:///{path}") >= {"sessions", "turns", "claimed_events"}
+
+
+async def test_concurrent_first_opens_of_one_sqlite_file_migrate_it_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/dexter.db"
+
+    stores = await asyncio.gather(*(open_store(url) for _ in range(4)))
+
+    for store in stores:
+        await store.close()
+    reopened = await open_store(url, migrate=False)
+    await reopened.close()
+
+
+def test_the_migrate_command_brings_a_database_to_the_latest_revision(tmp_path: Path) -> None:
+    path = tmp_path / "cli" / "dexter.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "stores.migrate", url],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert f"at revision {head_revision()}" in done.stdout
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
+
+
+async def test_postgres_store_refuses_a_schema_that_was_not_migrated() -> None:
+    need_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    schema = f"dexter_test_unmigrated_{os.getpid()}_{secrets.token_hex(4)}"
+    engine = create_store_engine(postgres_url())
+    async with engine.begin() as conn:
+        await conn.execute(CreateSchema(schema))
+    try:
+        with pytest.raises(StoreError, match=r"python -m stores\.migrate"):
+            await open_store(schema_url(schema))
+        store = await open_store(schema_url(schema), migrate=True)
+        await store.close()
+        assert await _tables(schema_url(schema)) >= {"sessions", "turns", "claimed_events"}
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(DropSchema(schema, cascade=True))
+        await engine.dispose()
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_store_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
