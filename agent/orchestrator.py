@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -103,6 +104,20 @@ class _Run:
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
 
 
+class Researcher(Protocol):
+    """What front ends need of the agent: `Agent` itself, or something running it elsewhere."""
+
+    async def run(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        store: SessionStore | None = None,
+        on_progress: ProgressCallback | None = None,
+        user: str | None = None,
+    ) -> AgentResult: ...
+
+
 class Agent:
     """A financial research agent; one instance serves every thread concurrently."""
 
@@ -118,6 +133,17 @@ class Agent:
         self.tools = tools
         self.embedder = embedder
         self.config = config or AgentConfig()
+
+    async def warm_up(self) -> None:
+        """Load the tokenizer and the embedding model now, not on the first question."""
+        count_tokens("warm up")
+        if self.embedder is not None:
+            try:
+                await self.embedder.embed(["warm up"])
+            except EmbeddingError as exc:
+                log.warning(
+                    "the embedding model is unavailable; context selection will be lexical: %s", exc
+                )
 
     async def run(
         self,

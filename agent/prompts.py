@@ -69,9 +69,9 @@ Plan only the extra tasks needed; do not repeat calls already made:
 # execute ---------------------------------------------------------------------------------
 
 EXECUTE_SYSTEM = """Dexter · execute step
-You carry out one task of a financial research plan by calling tools. Call every tool
-the task needs in this one reply; independent calls go together in parallel. Use exact
-tickers and the narrowest period and limit that answer the task. Do not write prose."""
+You carry out the data-gathering tasks of a financial research plan by calling tools.
+Call every tool the listed tasks need in this one reply; the calls run in parallel. Use
+exact tickers and the narrowest period and limit that answer each task. No prose."""
 
 EXECUTE_RETRY = "Some calls were rejected: {problems}. Correct them, or make no call if none fits."
 

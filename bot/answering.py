@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import Agent, AgentError, ModelError, RunTimeout
+from agent import AgentError, ModelError, Researcher, RunTimeout
 from bot.blocks import answer_messages, error_blocks, message_payload, retry_actions
 from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
@@ -39,7 +39,7 @@ class ThreadAnswerer:
 
     def __init__(
         self,
-        agent: Agent,
+        agent: Researcher,
         store: SessionStore,
         client: AsyncWebClient,
         updater: StatusUpdater,

@@ -102,14 +102,29 @@ def status_text(status: ResearchStatus) -> str:
 class StatusUpdater:
     """Best-effort status edits, shared by every thread of the app.
 
-    An edit is worth nothing once stale, so it is never retried: a 429 pauses all status
-    edits for the `Retry-After` Slack asked for, leaving the rate limit to the answers
-    themselves (sent through the retrying client).
+    Slack allows `chat.update` about once a second per workspace (Tier 3, 50+ a minute,
+    short bursts tolerated), so edits draw from a token bucket of that rate and are
+    skipped when it is empty; the next progress event tries again. An edit is worth nothing
+    once stale, so it is never retried: a 429 pauses all edits for the `Retry-After` Slack
+    asked for, leaving the rate limit to the answers (sent through the retrying client).
     """
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, per_second: float = 1.0, burst: int = 10) -> None:
         self.client = client
+        self.per_second = per_second
+        self.burst = burst
         self.paused_until = 0.0
+        self._tokens = float(burst)
+        self._refilled = time.monotonic()
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.per_second)
+        self._refilled = now
+        if now < self.paused_until or self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     async def edit(self, channel: str, ts: str, text: str) -> None:
         await self._call(self.client.chat_update, channel=channel, ts=ts, text=text)
@@ -123,7 +138,7 @@ class StatusUpdater:
         )
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **params: Any) -> bool:
-        if time.monotonic() < self.paused_until:
+        if not self._take_token():
             return False
         try:
             await method(**params)

@@ -61,7 +61,7 @@ async def chat(
         if not line.strip():
             continue
         try:
-            result = await runtime.agent.agent.run(
+            result = await runtime.research.run(
                 line.strip(), session_id=session_id, store=runtime.store, on_progress=show
             )
         except (AgentError, StoreUnavailable) as exc:

@@ -1,14 +1,15 @@
-"""One running Dexter: the store, the agent and (when configured) the Slack bot."""
+"""One running Dexter: the store, the agent on its research thread, and the Slack bot."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from agent.factory import AgentParts, build_agent
 from bot.app import SlackBot, SlackConfig, start_slack_bot
+from service.research import ResearchThread
 from settings import Settings
 from stores import SessionStore, open_store, redact_url
 
@@ -25,9 +26,14 @@ class MissingSlackSettings(Exception):
 class Runtime:
     settings: Settings
     store: SessionStore
-    agent: AgentParts
+    research: ResearchThread
     slack: SlackBot | None
     _purger: asyncio.Task[None] | None = field(default=None, repr=False)
+    _drains: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
+
+    def drain_before_close(self, drain: Callable[[], Awaitable[None]]) -> None:
+        """Have `close` wait for `drain()` (work in progress elsewhere) before closing."""
+        self._drains.append(drain)
 
     def start_purging(self) -> None:
         """Purge sessions past the retention period now and every few hours."""
@@ -50,7 +56,9 @@ class Runtime:
                 await self._purger
         if self.slack is not None:
             await self.slack.close()
-        await self.agent.close()
+        for drain in self._drains:
+            await drain()
+        await self.research.close()
         await self.store.close()
 
 
@@ -88,12 +96,12 @@ async def open_runtime(settings: Settings, slack: SlackConfig | None) -> Runtime
         lock_ttl=settings.dexter_lock_ttl,
     )
     log.info("session store: %s", redact_url(settings.store_url))
-    parts = build_agent(settings)
+    research = ResearchThread(store)
     try:
-        await parts.agent.warm_up()
-        bot = await start_slack_bot(slack, parts.agent, store) if slack is not None else None
+        await research.start(settings)
+        bot = await start_slack_bot(slack, research, store) if slack is not None else None
     except BaseException:
-        await parts.close()
+        await research.close()
         await store.close()
         raise
-    return Runtime(settings, store, parts, bot)
+    return Runtime(settings, store, research, bot)

@@ -21,10 +21,11 @@ def build_web_app(runtime: Runtime) -> FastAPI:
     secret = runtime.settings.slack_signing_secret
     if slack is not None and secret is not None:
         app.include_router(slack_router(slack.app, secret.get_secret_value()))
-    # runs outlive their requests; whoever stops the server drains them so no answer is lost
-    app.state.agent_runs = include_session_api(
-        app, runtime.agent.agent, runtime.store, runtime.settings
-    )
+    runs = include_session_api(app, runtime.research, runtime.store, runtime.settings)
+    if runs is not None:
+        # API runs outlive their requests; closing the runtime waits for them, losing none
+        runtime.drain_before_close(runs.drain)
+    app.state.agent_runs = runs
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -1,9 +1,9 @@
-"""Execute: each task's tool calls through the model's function calling, in parallel.
+"""Execute: the plan's tool calls through the model's function calling, in parallel.
 
-Tasks of one wave (no dependency between them) run together; each task costs one model
-call whose tool calls all run at once. A call the model got wrong (unknown tool, bad
-arguments) is shown back to the model once; a call already made in this run is reused,
-never repeated.
+Tasks of one wave (no dependency between them) run together: one model call lists the
+tool calls of all of them, and those calls all run at once. A call the model got wrong
+(unknown tool, bad arguments) is shown back to the model once; a call already made in
+this run is reused, never repeated.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ class Gathered:
     def add(self, call: Call, result: ToolResult) -> None:
         self.results.setdefault(call.key, result)
 
-    def text(self, keys: Sequence[str] | None = None, *, budget: int | None = None) -> str:
+    def text(self, *, budget: int | None = None) -> str:
         """The results the model reads: a heading per call, then its (trimmed) data.
 
         `budget` cuts each result further, for steps that only need the gist.
         """
-        chosen = self.results.values() if keys is None else [self.results[k] for k in keys]
         return "\n\n".join(
-            f"## {result.label}\n{_shortened(result.model_text(), budget)}" for result in chosen
+            f"## {result.label}\n{_shortened(result.model_text(), budget)}"
+            for result in self.results.values()
         )
 
     def sources(self) -> tuple[Source, ...]:
@@ -86,37 +86,34 @@ async def execute(
     gathered: Gathered,
     on_progress: ProgressCallback | None,
 ) -> ExecutionReport:
-    """Run every task, wave by wave; results land in `gathered`."""
+    """Run every task, wave by wave; results land in `gathered`.
+
+    A wave's tasks share one model call: the tool schemas (the bulk of the prompt) are
+    sent once per wave, not once per task, and the calls still all run in parallel.
+    """
     usage = Usage()
-    task_calls: dict[str, list[str]] = {}
     new_calls = 0
     for wave in waves(tasks):
-        outcomes = await asyncio.gather(
-            *(
-                _run_task(llm, task, understanding, registry, gathered, task_calls, on_progress)
-                for task in wave
-            )
+        wave_usage, made = await _run_wave(
+            llm, wave, understanding, registry, gathered, on_progress
         )
-        for task, (task_usage, made, keys) in zip(wave, outcomes, strict=True):
-            usage += task_usage
-            new_calls += made
-            task_calls[task.id] = keys
+        usage += wave_usage
+        new_calls += made
     return ExecutionReport(usage, new_calls)
 
 
-async def _run_task(
+async def _run_wave(
     llm: LLMClient,
-    task: Task,
+    wave: Sequence[Task],
     understanding: Understanding,
     registry: ToolRegistry,
     gathered: Gathered,
-    task_calls: Mapping[str, list[str]],
     on_progress: ProgressCallback | None,
-) -> tuple[Usage, int, list[str]]:
-    earlier = [key for dep in task.depends_on for key in task_calls.get(dep, [])]
-    request = f"Task: {task.description}\nQuestion: {understanding.resolved_query}"
-    if earlier:
-        request += f"\n\nResults of the tasks this one depends on:\n{gathered.text(earlier)}"
+) -> tuple[Usage, int]:
+    listed = "\n".join(f"{n}. {task.description}" for n, task in enumerate(wave, start=1))
+    request = f"Question: {understanding.resolved_query}\n\nTasks:\n{listed}"
+    if any(task.depends_on for task in wave) and gathered.results:
+        request += f"\n\nResults gathered so far:\n{gathered.text()}"
     messages: list[Message] = [
         {"role": "system", "content": EXECUTE_SYSTEM},
         {"role": "user", "content": request},
@@ -133,16 +130,14 @@ async def _run_task(
         usage += retry_usage
         more, still_wrong = _validate(registry, retry.tool_calls or [])
         for problem in still_wrong.values():
-            log.warning(
-                "task %s: dropped a tool call the model got wrong twice: %s", task.id, problem
-            )
+            log.warning("dropped a tool call the model got wrong twice: %s", problem)
         calls += more
     unique = list({call.key: call for call in calls}.values())
     fresh = [call for call in unique if call.key not in gathered.results]
     results = await asyncio.gather(*(_call(registry, c, on_progress) for c in fresh))
     for call, result in zip(fresh, results, strict=True):
         gathered.add(call, result)
-    return usage, len(fresh), [call.key for call in unique]
+    return usage, len(fresh)
 
 
 def _validate(

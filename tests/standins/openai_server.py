@@ -157,17 +157,20 @@ class Autopilot:
             )
         return Reply(content=json.dumps({"tasks": tasks}))
 
-    def _execute(self, body: dict, messages: list[dict], task: str) -> Reply:
+    def _execute(self, body: dict, messages: list[dict], request: str) -> Reply:
         if any(m.get("role") == "tool" for m in messages):
             return Reply(content="Done.")
         tools = {t["function"]["name"]: t["function"] for t in body.get("tools", [])}
-        tickers = find_tickers(task) or ["AAPL"]
-        wanted = "metric" if "metric" in task.lower() else "price" if "price" in task else "income"
-        name = next((n for n in tools if wanted in n), next(iter(tools), None))
-        if name is None:
-            return Reply(content="No tools.")
-        calls = [(name, _arguments_for(tools[name], ticker)) for ticker in tickers[:3]]
-        return Reply(tool_calls=calls)
+        tasks = re.findall(r"^\d+\. (.+)$", request, re.MULTILINE) or [request]
+        calls: list[tuple[str, dict[str, Any] | str]] = []
+        for task in tasks:
+            wanted = (
+                "metric" if "metric" in task.lower() else "price" if "price" in task else "income"
+            )
+            name = next((n for n in tools if wanted in n), next(iter(tools), None))
+            if name is not None:
+                calls += [(name, _arguments_for(tools[name], t)) for t in find_tickers(task)[:3]]
+        return Reply(tool_calls=calls) if calls else Reply(content="No tools fit.")
 
     def _reflect(self, body: dict, messages: list[dict], request: str) -> Reply:
         return Reply(content=json.dumps({"sufficient": True, "missing": []}))

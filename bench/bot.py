@@ -1,0 +1,166 @@
+"""Slack surface under load: ack latency, time to all answers, the bot's own overhead per turn.
+
+    python -m bench.bot [--threads 200] [--latency 2.0] [--store sqlite|memory|redis|postgres]
+
+The real app runs under uvicorn; the Slack Web API, the model (answering after
+`--latency` seconds per call) and the market data are the test stand-ins, all on
+loopback, in a process of their own (`bench.standins`) that also plays Slack: it sends
+signed `app_mention` events for distinct threads as fast as the app acknowledges them,
+`--in-flight` unacknowledged at a time (1: back to back; 200: all at once, where uvicorn
+accepting 200 connections at once already costs ~240 ms at p50 on two cores).
+
+- ack latency: from sending an event to Slack's 200, per event;
+- time to all answers: from the first event to the last thread's final answer;
+- bot overhead per turn: a turn's time (event sent to answer shown in Slack) minus the
+  agent's run time: what the Slack layer adds (ack, dedupe, queue, status message,
+  rendering, posting the answer);
+- agent overhead per turn: the agent's run time minus the time it waited on the model
+  along its critical path (each step measured at the stand-in from arrival to reply;
+  parallel calls counted once): our own compute, the `openai` SDK's included. Market-data
+  calls are served from the tool cache after the first thread and are left in;
+- CPU per turn: CPU time of the app's event-loop thread (all of the bot and the agent but
+  the embedding model, which runs in a worker thread) divided by the turns.
+
+The stand-ins share the machine's two cores with the app, so the wall-clock figures err high.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from agent import AgentResult, Researcher
+from bench.standins import StandinsProcess
+from service.runtime import open_runtime, slack_config
+from service.web import build_web_app
+from settings import load_settings
+from tests.servers import serve
+from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
+from tests.standins.openai_server import API_KEY as MODEL_KEY
+from tests.standins.slack_api import BOT_TOKEN, TEAM_ID
+from tests.standins.slack_events import CHANNEL, SIGNING_SECRET, mention
+
+STORES = {
+    "memory": "memory://",
+    "redis": "redis://127.0.0.1:6379/14",
+    "postgres": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+class TimedAgent:
+    """The app's agent, with each run's wall time noted by session."""
+
+    def __init__(self, agent: Researcher) -> None:
+        self.agent = agent
+        self.seconds: dict[str, float] = {}
+
+    async def run(self, query: str, *, session_id: str, **kwargs: Any) -> AgentResult:
+        started = time.monotonic()
+        try:
+            return await self.agent.run(query, session_id=session_id, **kwargs)
+        finally:
+            self.seconds[session_id] = time.monotonic() - started
+
+
+async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
+    standins = StandinsProcess(latency)
+    urls = standins.start()
+    with tempfile.TemporaryDirectory() as scratch:
+        store_url = STORES.get(store, f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}")
+        settings = load_settings(
+            _env_file=None,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=urls.slack,
+            openai_api_key=MODEL_KEY,
+            openai_base_url=urls.model,
+            financial_datasets_api_key=MARKET_DATA_KEY,
+            financial_datasets_base_url=urls.market_data,
+            dexter_store_url=store_url,
+            dexter_redis_prefix=f"bench-{time.time_ns()}",
+            log_level="WARNING",
+        )
+        runtime = await open_runtime(settings, slack_config(settings, socket_mode=False))
+        timed = TimedAgent(runtime.research)
+        runtime.slack.answerer.agent = timed  # type: ignore[assignment,union-attr]
+        server, task, url = await serve(build_web_app(runtime))
+        events = [
+            mention(f"What was Apple's revenue in 2023? (thread {n})") for n in range(threads)
+        ]
+        try:
+            cpu_started = time.thread_time()
+            timings = await asyncio.to_thread(standins.send, url, events, in_flight)
+            # polling another process: there is no event of ours to wait on
+            while len(shown := await asyncio.to_thread(standins.answers)) < threads:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            cpu_per_turn = (time.thread_time() - cpu_started) / threads
+        finally:
+            await runtime.slack.answerer.drain()  # type: ignore[union-attr]
+            server.should_exit = True
+            await task
+            await runtime.close()
+            if store == "redis":
+                await purge_redis(settings.dexter_redis_prefix)
+    model_waits = standins.model_waits()
+    standins.stop()
+
+    acks = [ack for _, ack in timings.values()]
+    started = min(sent for sent, _ in timings.values())
+    all_done = max(shown.values()) - started
+    bot_overheads, agent_overheads = [], []
+    for n, event in enumerate(events):
+        agent_seconds = timed.seconds[f"slack:{TEAM_ID}:{CHANNEL}:{event['ts']}"]
+        bot_overheads.append(shown[event["ts"]] - timings[event["ts"]][0] - agent_seconds)
+        agent_overheads.append(agent_seconds - model_waits[n])
+    print(
+        "| store | threads | in flight | model latency | ack p50 | ack p99 | all answered "
+        "| bot overhead/turn p50 · p99 | agent overhead/turn p50 · p99 | CPU/turn |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {store} | {threads} | {in_flight} | {latency:.1f} s | {ms(percentile(acks, 50))} "
+        f"| {ms(percentile(acks, 99))} | {all_done:.2f} s "
+        f"| {ms(percentile(bot_overheads, 50))} · {ms(percentile(bot_overheads, 99))} "
+        f"| {ms(percentile(agent_overheads, 50))} · {ms(percentile(agent_overheads, 99))} "
+        f"| {ms(cpu_per_turn)} |"
+    )
+
+
+async def purge_redis(prefix: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(STORES["redis"])
+    async for key in client.scan_iter(f"{prefix}:*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--store", choices=["sqlite", *STORES], default="sqlite")
+    parser.add_argument(
+        "--in-flight", type=int, default=1, help="unacknowledged events at once (1: back to back)"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run(args.threads, args.latency, args.store, args.in_flight))
+
+
+if __name__ == "__main__":
+    main()
