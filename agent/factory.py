@@ -71,6 +71,7 @@ def build_agent(settings: Settings) -> AgentParts:
         market_data,
         timeout=settings.dexter_tool_timeout,
         result_tokens=settings.dexter_tool_result_tokens,
+        cache_ttl=settings.dexter_tool_cache_ttl,
     )
     llm = LLMClient(
         client,
