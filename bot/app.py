@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
@@ -47,6 +48,11 @@ class SlackBot:
     async def close(self) -> None:
         await self.answerer.drain()
         await self.session.close()
+
+
+def socket_mode_handler(bot: SlackBot, app_token: str) -> AsyncSocketModeHandler:
+    """Slack's Socket Mode connection for `bot`: events arrive over a websocket, no URL."""
+    return AsyncSocketModeHandler(bot.app, app_token)
 
 
 def web_client(

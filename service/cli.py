@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from bot.app import SlackRefused
+from bot.app import SlackRefused, socket_mode_handler
 from service.chat import chat
 from service.logs import configure_logging
 from service.runtime import MissingSlackSettings, open_runtime, slack_config
@@ -48,14 +48,16 @@ async def serve(settings: Settings) -> None:
     )
     try:
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(
-                runtime.slack.app,  # type: ignore[union-attr]
+            handler = socket_mode_handler(
+                runtime.slack,  # type: ignore[arg-type]
                 settings.slack_app_token.get_secret_value(),  # type: ignore[union-attr]
             )
             log.info("Dexter is connecting to Slack in Socket Mode")
-            await asyncio.gather(handler.start_async(), server.serve())
+            await handler.connect_async()
+            try:
+                await server.serve()
+            finally:
+                await handler.close_async()
         else:
             log.info(
                 "Dexter listens for Slack on http://%s:%s/slack/events",

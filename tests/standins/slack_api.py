@@ -36,6 +36,8 @@ from aiohttp import web
 from tests.standins.background import BackgroundServer
 
 BOT_TOKEN = "xoxb-dexter-test-token"
+APP_TOKEN = "xapp-1-dexter-test-token"
+"""The app-level token Socket Mode connects with (`apps.connections.open`)."""
 TEAM_ID = "T0001"
 TEAM_DOMAIN = "example"
 BOT_USER_ID = "U0BOT"
@@ -140,14 +142,19 @@ class _State:
 class SlackAPIServer:
     """Slack's Web API on a free loopback port, answering from a background thread."""
 
-    def __init__(self, *, tokens: Iterable[str] = (BOT_TOKEN,), host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, tokens: Iterable[str] = (BOT_TOKEN, APP_TOKEN), host: str = "127.0.0.1"
+    ) -> None:
         self._host = host
         self._tokens = frozenset(tokens)
         self._state = _State()
         self._calls: list[SlackCall] = []
         self._changed = threading.Condition()
         self._server: BackgroundServer | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_messages: list[dict[str, Any]] = []
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -177,6 +184,7 @@ class SlackAPIServer:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response_url)
+        app.router.add_get("/socket-mode", self._handle_socket)
         self._server = BackgroundServer(app, self._host).start()
         return self
 
@@ -207,6 +215,51 @@ class SlackAPIServer:
     def response_url(self, key: str = "default") -> str:
         """A `response_url` that lands here, recorded as method `response_url`."""
         return f"{self.base_url}/response/{key}"
+
+    # --- Socket Mode ---------------------------------------------------------------------
+
+    def send_envelope(self, payload: dict[str, Any], kind: str = "events_api") -> str:
+        """Push a Socket Mode envelope to every connected app; returns its envelope_id."""
+        if self._server is None or not self._sockets:
+            raise RuntimeError("no app is connected over Socket Mode")
+        envelope_id = f"env-{time.monotonic_ns()}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        for socket in list(self._sockets):
+            self._server.submit(socket.send_json(envelope)).result(5)
+        return envelope_id
+
+    def socket_messages(self) -> list[dict[str, Any]]:
+        """What connected apps sent back over Socket Mode (acks carry `envelope_id`)."""
+        with self._changed:
+            return list(self._socket_messages)
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": APP_ID}}
+        )
+        self._sockets.append(socket)
+        try:
+            async for message in socket:
+                if message.type == web.WSMsgType.TEXT:
+                    with self._changed:
+                        self._socket_messages.append(json.loads(message.data))
+                        self._changed.notify_all()
+        finally:
+            self._sockets.remove(socket)
+        return socket
 
     # --- what tests read -----------------------------------------------------------------
 
@@ -444,6 +497,10 @@ class SlackAPIServer:
         raise SlackError("message_not_found")
 
     # --- methods -------------------------------------------------------------------------
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        ws_url = self.base_url.replace("http://", "ws://", 1)
+        return {"ok": True, "url": f"{ws_url}/socket-mode"}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
