@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     dexter_max_context_messages: int = Field(10, ge=0, le=200)
     dexter_recent_turns: int = Field(2, ge=0, le=50)
     dexter_context_token_budget: int = Field(2000, ge=0)
+    dexter_context_top_k: int = Field(8, ge=0, le=100)
+    dexter_min_similarity: float = Field(0.25, ge=-1, le=1)
+    dexter_similarity_margin: float = Field(0.2, ge=0, le=2)
+    dexter_min_lexical_score: float = Field(0.05, ge=0, le=1)
 
     # HTTP session API
     backend_api_key: SecretStr | None = None

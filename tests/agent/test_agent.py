@@ -213,7 +213,7 @@ async def test_malformed_json_is_retried_once_with_the_error_shown(make_agent, m
 
     result = await make_agent().agent.run("What was Apple's revenue in 2023?")
 
-    first, second = model.requests("understand")
+    _, second = model.requests("understand")
     assert "not valid" in second.messages[-1]["content"]
     assert second.messages[-2] == {"role": "assistant", "content": "Sure! The ticker is Apple."}
     assert result.understanding.tickers == ["AAPL"]
@@ -362,15 +362,19 @@ async def test_one_shot_run_without_a_session(make_agent, model) -> None:
     assert result.turn is not None and result.turn.seq == 0
 
 
-async def test_a_question_costs_exactly_one_embedding(make_agent, model, store) -> None:
+async def test_stored_turns_are_never_embedded_again(make_agent, model, store) -> None:
     agent = make_agent(dexter_embeddings="openai").agent
 
-    await agent.run("Apple revenue in 2023?", session_id=SESSION, store=store)
-    await agent.run("And Microsoft?", session_id=SESSION, store=store)
+    for question in ("Apple revenue in 2023?", "And Microsoft?", "And Nvidia?", "And Tesla?"):
+        await agent.run(question, session_id=SESSION, store=store)
 
-    assert model.embedding_calls == 2
+    embedded = [r.body["input"] for r in model.requests("embeddings")]
+    # the first question has no history to select from; later ones embed the question once
+    assert [len(batch) for batch in embedded] == [1] * 7
+    assert sum(batch == ["And Tesla?"] for batch in embedded) == 1
     turns = (await store.load(SESSION)).turns
     assert all(t.embedding is not None and t.embedding.shape == (256,) for t in turns)
+    assert embedded[-1] == [turns[-1].summary]  # each turn once, from its summary
 
 
 async def test_embeddings_off_selects_context_lexically(make_agent, model, store) -> None:
