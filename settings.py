@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     dexter_follow_up_without_mention: bool = True
     dexter_progress_interval: float = Field(1.2, gt=0, description="seconds between status edits")
+    dexter_shutdown_grace: float = Field(20.0, ge=0, description="seconds answers may finish")
     port: int = Field(3000, ge=1, le=65535)
     host: str = "0.0.0.0"
 
@@ -87,6 +89,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _ends_with_slash(cls, value: str) -> str:
+        """slack_sdk joins method names onto it: without the slash `/api` would be lost."""
+        return value if value.endswith("/") else value + "/"
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -118,7 +126,12 @@ class Settings(BaseSettings):
             self.backend_api_key,
             self.jwt_secret,
         ]
-        return [s.get_secret_value() for s in secrets if s is not None]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        for url in (self.dexter_store_url, self.redis_url, self.database_url):
+            password = urlsplit(url).password if url else None
+            if password:
+                values.append(password)
+        return values
 
     @property
     def cheap_model(self) -> str:

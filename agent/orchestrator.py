@@ -87,13 +87,6 @@ class AgentResult:
     def total_tokens(self) -> int:
         return sum(u.total for u in self.usage.values())
 
-    def answer_with_sources(self) -> str:
-        """The answer as Markdown with a Sources list, for front ends without blocks."""
-        if not self.sources:
-            return self.answer
-        lines = "\n".join(f"- [{s.title}]({s.url})" for s in self.sources)
-        return f"{self.answer}\n\n**Sources**\n{lines}"
-
 
 @dataclass
 class _Run:
@@ -162,15 +155,20 @@ class Agent:
         query = query.strip()
         if not query:
             raise ValueError("the question is empty")
-        started = time.perf_counter()
+        budget: asyncio.Timeout | None = None
         try:
-            async with asyncio.timeout(self.config.run_timeout):
-                async with self._session(store, session_id) as history:
+            # The budget starts once the thread's earlier question is answered: waiting
+            # for the lock is queueing, not research.
+            async with self._session(store, session_id) as history:
+                started = time.perf_counter()
+                async with asyncio.timeout(self.config.run_timeout) as budget:
                     result = await self._research(query, history, on_progress, user, started)
-                    if store is not None and session_id is not None and result.turn is not None:
-                        stored = await store.append(session_id, result.turn)
-                        result = replace(result, turn=stored)
+                if store is not None and session_id is not None and result.turn is not None:
+                    stored = await store.append(session_id, result.turn)
+                    result = replace(result, turn=stored)
         except TimeoutError:
+            if budget is None or not budget.expired():
+                raise
             await emit(on_progress, ErrorEvent(kind="timeout", message=_timeout_text(self)))
             raise RunTimeout(_timeout_text(self)) from None
         except ModelError as exc:

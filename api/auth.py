@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import hmac
+import logging
 from dataclasses import dataclass
 
 import jwt
@@ -57,10 +58,25 @@ class Access(enum.Enum):
     CREDENTIALS = "credentials"
 
 
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def api_access(settings: Settings) -> Access:
+    """Credentials when any are set; open only when asked for and bound to loopback."""
     if settings.backend_api_key is not None or settings.jwt_secret is not None:
         return Access.CREDENTIALS
-    return Access.OPEN if settings.dexter_api_enabled else Access.OFF
+    if not settings.dexter_api_enabled:
+        return Access.OFF
+    if settings.host not in LOOPBACK_HOSTS:
+        log.error(
+            "DEXTER_API_ENABLED opens the API without credentials, so it is served only when "
+            "HOST is a loopback address (127.0.0.1, ::1, localhost), not %s; the API is off",
+            settings.host,
+        )
+        return Access.OFF
+    return Access.OPEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +128,8 @@ class Authenticator:
         if key is not None and not hmac.compare_digest(key.encode(), self._api_key or b""):
             raise self._refusal("invalid_api_key", "the API key is not valid")
         if token is not None:
-            subject = self._subject(token)
-            return Caller(Owner.of_subject(subject), user=subject)
+            owner = Owner.of_subject(self._subject(token))
+            return Caller(owner, user=f"jwt:{owner.tag}")
         return Caller(Owner())
 
     def _bearer_token(self, request: Request) -> str | None:

@@ -29,16 +29,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from agent import AgentResult, Researcher
 from bench.standins import StandinsProcess
 from service.runtime import open_runtime, slack_config
 from service.web import build_web_app
 from settings import load_settings
+from stores import open_store
+from stores.sql_engine import create_store_engine
 from tests.servers import serve
 from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
 from tests.standins.openai_server import API_KEY as MODEL_KEY
@@ -81,6 +86,8 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
     urls = standins.start()
     with tempfile.TemporaryDirectory() as scratch:
         store_url = STORES.get(store, f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}")
+        if store == "postgres":
+            store_url = await postgres_schema(f"bench_bot_{os.getpid()}")
         settings = load_settings(
             _env_file=None,
             slack_bot_token=BOT_TOKEN,
@@ -104,9 +111,7 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
         try:
             cpu_started = time.thread_time()
             timings = await asyncio.to_thread(standins.send, url, events, in_flight)
-            # polling another process: there is no event of ours to wait on
-            while len(shown := await asyncio.to_thread(standins.answers)) < threads:  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
+            shown, failed = await every_thread_heard_back(standins, threads)
             cpu_per_turn = (time.thread_time() - cpu_started) / threads
         finally:
             await runtime.slack.answerer.drain()  # type: ignore[union-attr]
@@ -115,14 +120,20 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
             await runtime.close()
             if store == "redis":
                 await purge_redis(settings.dexter_redis_prefix)
+            if store == "postgres":
+                await drop_postgres_schema(f"bench_bot_{os.getpid()}")
     model_waits = standins.model_waits()
     standins.stop()
 
+    if failed:
+        print(f"{len(failed)} of {threads} threads got an apology instead of an answer")
+    events = [event for event in events if event["ts"] in shown]
     acks = [ack for _, ack in timings.values()]
     started = min(sent for sent, _ in timings.values())
     all_done = max(shown.values()) - started
     bot_overheads, agent_overheads = [], []
-    for n, event in enumerate(events):
+    for event in events:
+        n = int(event["text"].rsplit("(thread ", 1)[1].rstrip(")"))
         agent_seconds = timed.seconds[f"slack:{TEAM_ID}:{CHANNEL}:{event['ts']}"]
         bot_overheads.append(shown[event["ts"]] - timings[event["ts"]][0] - agent_seconds)
         agent_overheads.append(agent_seconds - model_waits[n])
@@ -138,6 +149,39 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
         f"| {ms(percentile(agent_overheads, 50))} · {ms(percentile(agent_overheads, 99))} "
         f"| {ms(cpu_per_turn)} |"
     )
+
+
+async def every_thread_heard_back(
+    standins: StandinsProcess, threads: int, within: float = 900.0
+) -> tuple[dict[str, float], set[str]]:
+    """Poll the stand-ins until each thread has its answer or an apology."""
+    deadline = time.monotonic() + within
+    while True:
+        shown, failed = await asyncio.to_thread(standins.answers)
+        if len(shown) + len(failed) >= threads:
+            return shown, failed
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{threads - len(shown) - len(failed)} threads never heard back")
+        await asyncio.sleep(0.2)
+
+
+async def postgres_schema(schema: str) -> str:
+    """A migrated schema of this run in the test database; its store URL."""
+    engine = create_store_engine(STORES["postgres"])
+    async with engine.begin() as conn:
+        await conn.execute(CreateSchema(schema, if_not_exists=True))
+    await engine.dispose()
+    url = f"{STORES['postgres']}?search_path={schema}"
+    store = await open_store(url, migrate=True)
+    await store.close()
+    return url
+
+
+async def drop_postgres_schema(schema: str) -> None:
+    engine = create_store_engine(STORES["postgres"])
+    async with engine.begin() as conn:
+        await conn.execute(DropSchema(schema, cascade=True))
+    await engine.dispose()
 
 
 async def purge_redis(prefix: str) -> None:

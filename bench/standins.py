@@ -57,7 +57,17 @@ def _serve(conn: Connection, model_latency: float) -> None:
                 for c in slack.calls("chat.update")
                 if has_sources(c.params.get("blocks"))
             }
-            conn.send({thread: shown[ts] for thread, ts in status_of.items() if ts in shown})
+            failed = {
+                c.params["ts"]
+                for c in slack.calls("chat.update")
+                if "Reference" in json.dumps(c.params.get("blocks") or [])
+            }
+            conn.send(
+                (
+                    {thread: shown[ts] for thread, ts in status_of.items() if ts in shown},
+                    {thread for thread, ts in status_of.items() if ts in failed},
+                )
+            )
         elif command == "model_waits":
             conn.send(_model_waits(model.requests()))
         else:
@@ -146,8 +156,9 @@ class StandinsProcess:
         self._conn.send(("send", app_url, events, in_flight))
         return self._conn.recv()
 
-    def answers(self) -> dict[str, float]:
-        """When each thread's answer reached Slack (monotonic clock), by thread ts."""
+    def answers(self) -> tuple[dict[str, float], set[str]]:
+        """When each thread's answer reached Slack (monotonic clock), by thread ts; and the
+        threads that got an apology instead."""
         self._conn.send("answers")
         return self._conn.recv()
 

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, Researcher, RunTimeout
+from agent.tools.cache import TTLCache
 from bot.blocks import answer_messages, error_blocks, message_payload, retry_actions
 from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
@@ -27,11 +28,14 @@ from stores import SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+RESTARTED = "Sorry, Dexter restarted before it could answer this. Please try again."
+
 
 @dataclass(frozen=True, slots=True)
 class AnsweringConfig:
     progress_interval: float = 1.2
     dedupe_ttl: float = 3600.0
+    recent_events: int = 10_000
 
 
 class ThreadAnswerer:
@@ -52,6 +56,11 @@ class ThreadAnswerer:
         self.config = config or AnsweringConfig()
         self._queues: dict[str, deque[Question]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        # Slack delivers one mention as `app_mention` and `message` within milliseconds;
+        # the second is dropped here without a store write, also while the store is down.
+        self._seen: TTLCache[str, bool] = TTLCache(
+            self.config.dedupe_ttl, self.config.recent_events
+        )
 
     def is_answering(self, session_id: str) -> bool:
         """Whether this process has questions of the thread queued or in progress."""
@@ -59,13 +68,21 @@ class ThreadAnswerer:
 
     async def claim(self, question: Question) -> bool:
         """True the first time this Slack message is seen, whichever event or retry brings it."""
+        return await self.claim_key(question.event_key)
+
+    async def claim_key(self, key: str) -> bool:
+        """True the first time `key` is claimed, in this process or any sharing the store."""
+        if self._seen.get(key):
+            log.info("skipping %s: already taken here", key)
+            return False
+        self._seen.put(key, True)
         try:
-            first = await self.store.claim_event(question.event_key, self.config.dedupe_ttl)
+            first = await self.store.claim_event(key, self.config.dedupe_ttl)
         except StoreUnavailable as exc:
-            log.warning("cannot deduplicate %s, answering anyway: %s", question.event_key, exc)
+            log.warning("cannot deduplicate %s across processes, going ahead: %s", key, exc)
             first = True
         if not first:
-            log.info("skipping %s: already taken", question.event_key)
+            log.info("skipping %s: already taken", key)
         return first
 
     def enqueue(self, question: Question) -> None:
@@ -81,9 +98,19 @@ class ThreadAnswerer:
         worker.add_done_callback(self._workers.discard)
 
     async def drain(self) -> None:
-        """Wait for every queued answer (on shutdown)."""
+        """Wait for every queued answer."""
         while self._workers:
             await asyncio.gather(*list(self._workers), return_exceptions=True)
+
+    async def close(self, grace: float) -> None:
+        """On shutdown: let answers finish for `grace` seconds, then stop the rest, whose
+        threads are told to try again (Slack will not redeliver a claimed message)."""
+        if not self._workers:
+            return
+        _, unfinished = await asyncio.wait(set(self._workers), timeout=grace)
+        for worker in unfinished:
+            worker.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def _work(self, session_id: str) -> None:
         queue = self._queues[session_id]
@@ -91,8 +118,25 @@ class ThreadAnswerer:
             while queue:
                 await self.answer(queue[0])
                 queue.popleft()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._ask_to_retry(list(queue)))
+            raise
         finally:
             del self._queues[session_id]
+
+    async def _ask_to_retry(self, questions: list[Question]) -> None:
+        for question in questions:
+            reference = secrets.token_hex(4)
+            log.warning("shutting down before answering %s [ref %s]", question.event_key, reference)
+            blocks = [*error_blocks(RESTARTED, reference), retry_actions(question.ts)]
+            try:
+                await self.client.chat_postMessage(
+                    channel=question.thread.channel,
+                    thread_ts=question.thread.thread_ts,
+                    **message_payload(blocks),
+                )
+            except Exception:
+                log.exception("could not ask %s to retry after a restart", question.event_key)
 
     async def answer(self, question: Question) -> None:
         """Research `question` with progress in its thread; never raises."""
@@ -137,8 +181,14 @@ class ThreadAnswerer:
         blocks = [*error_blocks(apology(exc), reference), retry_actions(question.ts)]
         try:
             await progress.finish([message_payload(blocks)])
-        except SlackApiError as slack_error:
-            log.error("could not tell the thread about ref %s: %s", reference, slack_error)
+        except Exception:
+            log.exception("could not tell the thread about ref %s", reference)
+
+
+def _restart_notice() -> dict:
+    return error_blocks(
+        "Dexter restarted before it could answer this. Please try again.", "restart"
+    )[0]
 
 
 def apology(exc: Exception) -> str:

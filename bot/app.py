@@ -37,6 +37,7 @@ class SlackConfig:
     api_url: str = "https://slack.com/api/"
     follow_up_without_mention: bool = True
     progress_interval: float = 1.2
+    shutdown_grace: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,10 @@ class SlackBot:
     app: AsyncApp
     answerer: ThreadAnswerer
     session: aiohttp.ClientSession
+    shutdown_grace: float
 
     async def close(self) -> None:
-        await self.answerer.drain()
+        await self.answerer.close(self.shutdown_grace)
         await self.session.close()
 
 
@@ -119,4 +121,4 @@ async def start_slack_bot(config: SlackConfig, agent: Researcher, store: Session
     )
     for listeners in (events, commands, actions, shortcuts):
         listeners.register(app, services)
-    return SlackBot(app, answerer, session)
+    return SlackBot(app, answerer, session, config.shutdown_grace)

@@ -18,6 +18,8 @@ from slack_sdk.signature import SignatureVerifier
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 1_000_000
+"""Slack's payloads are a few kilobytes; anything far larger is refused unread."""
 
 
 def slack_router(app: AsyncApp, signing_secret: str) -> APIRouter:
@@ -26,7 +28,14 @@ def slack_router(app: AsyncApp, signing_secret: str) -> APIRouter:
 
     @router.post(SLACK_EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit():
+            return JSONResponse({"error": "length_required"}, status_code=411)
+        if int(declared) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "too_large"}, status_code=413)
         body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "too_large"}, status_code=413)
         if not verifier.is_valid_request(body, dict(request.headers)):
             log.warning("refused a Slack request with a bad signature or stale timestamp")
             return JSONResponse({"error": "invalid_signature"}, status_code=401)

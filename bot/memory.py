@@ -88,7 +88,10 @@ class ThreadMemory:
         return clear_confirm_blocks(thread.session_id, first, len(history))
 
     async def clear(self, thread: ThreadRef) -> Blocks:
-        removed = await self.store.clear(thread.session_id)
+        """Erase under the thread's lock, so an answer in progress cannot store its turn
+        into the memory just erased: the erase waits for it."""
+        async with self.store.lock(thread.session_id):
+            removed = await self.store.clear(thread.session_id)
         log.info("cleared %d turns of %s", removed, thread.session_id)
         return cleared_blocks(removed)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -142,6 +143,9 @@ class StatusUpdater:
             return False
         try:
             await method(**params)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("status edit failed: %s", exc)
+            return False
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1))

@@ -60,7 +60,9 @@ def question_from_event(
     if event.get("bot_id") or event.get("bot_profile"):
         return None
     user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
-    team = event.get("team") or team_id
+    # The installation's team, not the author's: in a Slack Connect channel people of
+    # other organisations write in the same thread, which must stay one session.
+    team = team_id or event.get("team")
     if not (user and channel and ts and team) or user == bot_user_id:
         return None
     raw = str(event.get("text") or "")

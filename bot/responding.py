@@ -38,6 +38,10 @@ async def respond_with(
             "Sorry, I couldn't open Dexter's memory just now. Please try again shortly.",
             reference,
         )
+    except Exception:
+        reference = secrets.token_hex(4)
+        log.exception("%s failed [ref %s]", command, reference)
+        blocks = error_blocks("Sorry, that didn't work. Please try again.", reference)
     payload = message_payload(blocks)
     await respond(
         text=payload["text"],

@@ -11,27 +11,29 @@ SECRET_SHAPES = re.compile(r"\b(?:xox[abpr]-|xapp-|sk-)[A-Za-z0-9-_]{6,}")
 MASK = "***"
 
 
-class RedactSecrets(logging.Filter):
-    """Replaces known secret values and token shapes in every record's message."""
+class RedactingFormatter(logging.Formatter):
+    """Masks known secret values and token shapes in the whole formatted record,
+    tracebacks included (an exception's message may quote a URL or a header)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
+    def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
+        super().__init__(fmt)
         self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = SECRET_SHAPES.sub(MASK, message)
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+    def redact(self, text: str) -> str:
+        text = SECRET_SHAPES.sub(MASK, text)
         for secret in self.secrets:
-            clean = clean.replace(secret, MASK)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
+            text = text.replace(secret, MASK)
+        return text
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -6,9 +6,8 @@ it would delay Slack's acknowledgements, which must come within 3 s. Here it run
 second loop that the web loop only hands questions to, so an ack waits at most for the
 interpreter to switch threads, however many answers are being researched.
 
-Everything the agent touches (its HTTP clients, its store connections) lives on the
-research loop: it gets a store of its own on the same URL, except `memory://`, which is
-one in-process object both loops share (only the research loop takes its locks).
+Everything the agent touches lives on the research loop: its HTTP clients and the
+process's one session store. The web loop reaches that store through `LoopStore`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from typing import Any, TypeVar
 from agent import AgentResult
 from agent.events import ProgressCallback, ProgressEvent, emit
 from agent.factory import AgentParts, build_agent
+from service.loop_store import LoopStore
+from service.loops import run_on
 from settings import Settings
 from stores import SessionStore, open_store
 
@@ -28,14 +29,23 @@ T = TypeVar("T")
 
 
 class ResearchThread:
-    """Runs `Agent.run` for callers on other loops; `run` has `Agent.run`'s signature."""
+    """Runs `Agent.run` for callers on other loops; `run` has `Agent.run`'s signature.
 
-    def __init__(self, main_store: SessionStore) -> None:
-        self.main_store = main_store
+    `store` is the session store for every other loop of the process.
+    """
+
+    def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="research", daemon=True)
         self._parts: AgentParts | None = None
         self._store: SessionStore | None = None
+        self._proxy: LoopStore | None = None
+
+    @property
+    def store(self) -> LoopStore:
+        if self._proxy is None:
+            raise RuntimeError("the research thread has not started")
+        return self._proxy
 
     @property
     def parts(self) -> AgentParts:
@@ -44,7 +54,7 @@ class ResearchThread:
         return self._parts
 
     async def start(self, settings: Settings) -> None:
-        """Start the thread, then build the agent and open the store on its loop."""
+        """Start the thread, then open the store and build the agent on its loop."""
         self._thread.start()
         try:
             await self._on_research_loop(self._open(settings))
@@ -53,16 +63,14 @@ class ResearchThread:
             raise
 
     async def _open(self, settings: Settings) -> None:
-        if settings.store_url.startswith("memory:"):
-            self._store = self.main_store
-        else:
-            self._store = await open_store(
-                settings.store_url,
-                retention_seconds=settings.retention_seconds,
-                redis_prefix=settings.dexter_redis_prefix,
-                max_sessions=settings.dexter_memory_max_sessions,
-                lock_ttl=settings.dexter_lock_ttl,
-            )
+        self._store = await open_store(
+            settings.store_url,
+            retention_seconds=settings.retention_seconds,
+            redis_prefix=settings.dexter_redis_prefix,
+            max_sessions=settings.dexter_memory_max_sessions,
+            lock_ttl=settings.dexter_lock_ttl,
+        )
+        self._proxy = LoopStore(self._store, self._loop)
         self._parts = build_agent(settings)
         await self._parts.agent.warm_up()
 
@@ -77,10 +85,10 @@ class ResearchThread:
     ) -> AgentResult:
         """`Agent.run` on the research loop; progress events come back to the caller's loop.
 
-        `store` must be the main store (or None): the run uses its research-loop twin.
+        `store` must be this thread's `store` (or None for a one-shot answer).
         """
-        if store is not None and store is not self.main_store:
-            raise ValueError("the research thread serves the runtime's own store only")
+        if store is not None and store is not self._proxy:
+            raise ValueError("the research thread answers with its own store only")
         caller = asyncio.get_running_loop()
 
         def forward(event: ProgressEvent) -> None:
@@ -97,23 +105,30 @@ class ResearchThread:
         )
 
     async def _on_research_loop(self, work: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(work, self._loop)
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
+        return await run_on(self._loop, work)
 
     async def close(self) -> None:
-        """Close the agent's clients and the research store, then stop the thread."""
+        """Stop what still runs there, close the agent's clients and the store, end the thread."""
         if self._thread.is_alive():
-            await self._on_research_loop(self._close())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            await asyncio.to_thread(self._thread.join, 10)
-        self._loop.close()
+            try:
+                await self._on_research_loop(self._close())
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                await asyncio.to_thread(self._thread.join, 10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     async def _close(self) -> None:
-        if self._parts is not None:
-            await self._parts.close()
-        if self._store is not None and self._store is not self.main_store:
-            await self._store.close()
+        """On the research loop: cancel leftover tasks first, so nothing outlives its store."""
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        try:
+            if self._parts is not None:
+                await self._parts.close()
+        finally:
+            if self._store is not None:
+                await self._store.close()
+            await self._loop.shutdown_asyncgens()
+            await self._loop.shutdown_default_executor()

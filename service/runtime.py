@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bot.app import SlackBot, SlackConfig, start_slack_bot
 from service.research import ResearchThread
 from settings import Settings
-from stores import SessionStore, open_store, redact_url
+from stores import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,15 @@ class MissingSlackSettings(Exception):
 @dataclass
 class Runtime:
     settings: Settings
-    store: SessionStore
     research: ResearchThread
     slack: SlackBot | None
     _purger: asyncio.Task[None] | None = field(default=None, repr=False)
     _drains: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
+
+    @property
+    def store(self) -> SessionStore:
+        """The session store, usable from the web loop (it lives on the research loop)."""
+        return self.research.store
 
     def drain_before_close(self, drain: Callable[[], Awaitable[None]]) -> None:
         """Have `close` wait for `drain()` (work in progress elsewhere) before closing."""
@@ -59,7 +63,6 @@ class Runtime:
         for drain in self._drains:
             await drain()
         await self.research.close()
-        await self.store.close()
 
 
 def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
@@ -84,24 +87,17 @@ def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
         api_url=settings.slack_api_url,
         follow_up_without_mention=settings.dexter_follow_up_without_mention,
         progress_interval=settings.dexter_progress_interval,
+        shutdown_grace=settings.dexter_shutdown_grace,
     )
 
 
 async def open_runtime(settings: Settings, slack: SlackConfig | None) -> Runtime:
-    store = await open_store(
-        settings.store_url,
-        retention_seconds=settings.retention_seconds,
-        redis_prefix=settings.dexter_redis_prefix,
-        max_sessions=settings.dexter_memory_max_sessions,
-        lock_ttl=settings.dexter_lock_ttl,
-    )
-    log.info("session store: %s", redact_url(settings.store_url))
-    research = ResearchThread(store)
+    research = ResearchThread()
+    await research.start(settings)
+    log.info("session store: %s", research.store.url)
     try:
-        await research.start(settings)
-        bot = await start_slack_bot(slack, research, store) if slack is not None else None
+        bot = await start_slack_bot(slack, research, research.store) if slack else None
     except BaseException:
         await research.close()
-        await store.close()
         raise
-    return Runtime(settings, store, research, bot)
+    return Runtime(settings, research, bot)

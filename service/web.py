@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -9,6 +11,8 @@ from api import include_session_api
 from bot.http import slack_router
 from service.runtime import Runtime
 from stores import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def build_web_app(runtime: Runtime) -> FastAPI:
@@ -32,7 +36,8 @@ def build_web_app(runtime: Runtime) -> FastAPI:
         try:
             await runtime.store.ping()
         except StoreUnavailable as exc:
-            return JSONResponse({"ok": False, "store": exc.reason}, status_code=503)
+            log.warning("health check: %s", exc)
+            return JSONResponse({"ok": False, "store": "unavailable"}, status_code=503)
         return JSONResponse({"ok": True, "store": "up"})
 
     return app

@@ -12,7 +12,8 @@ import yaml
 
 from bot.commands import CLEAR_COMMAND, HISTORY_COMMAND
 from bot.shortcuts import CLEAR_THREAD_CALLBACK
-from service.logs import RedactSecrets
+from service.logs import configure_logging
+from settings import load_settings
 from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
 from tests.standins.openai_server import API_KEY as MODEL_KEY
 
@@ -117,17 +118,26 @@ def test_manifest_declares_what_the_app_listens_to() -> None:
     }
 
 
-def test_logs_never_carry_secrets(caplog) -> None:
-    record = logging.LogRecord(
-        "x",
-        logging.INFO,
-        __file__,
-        1,
-        "token %s and key %s and %s",
-        ("xoxb-1234-abcdef", "s3cr3t-key-9", "ok"),
-        None,
+def test_logs_never_carry_secrets(capsys) -> None:
+    settings = load_settings(
+        _env_file=None,
+        slack_bot_token="xoxb-1234-abcdef",
+        openai_api_key="sk-live-abcdef123456",
+        redis_url="redis://:hunter2hunter2@cache:6379/0",
     )
+    configure_logging("INFO", settings.secret_values())
+    log = logging.getLogger("test.redaction")
+    try:
+        log.info("token %s, password %s", "xoxb-1234-abcdef", "hunter2hunter2")
+        try:
+            raise RuntimeError("request with Authorization: Bearer sk-live-abcdef123456 failed")
+        except RuntimeError:
+            log.exception("a call failed")
+    finally:
+        logging.getLogger().handlers.clear()
 
-    RedactSecrets(["s3cr3t-key-9"]).filter(record)
-
-    assert record.getMessage() == "token *** and key *** and ok"
+    written = capsys.readouterr().err
+    assert "token ***, password ***" in written and "a call failed" in written
+    assert "RuntimeError" in written  # the traceback is kept, only the secret goes
+    for secret in ("xoxb-1234-abcdef", "hunter2hunter2", "sk-live-abcdef123456"):
+        assert secret not in written

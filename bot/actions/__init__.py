@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks import (
     ACTION_CLEAR_CANCEL,
@@ -90,6 +91,10 @@ def register(app: AsyncApp, services: BotServices) -> None:
         respond: AsyncRespond,
     ) -> None:
         await ack()
+        message_ts = (body.get("container") or {}).get("message_ts") or action["value"]
+        retry_key = f"slack-retry:{(body.get('channel') or {}).get('id')}:{message_ts}"
+        if not await services.answerer.claim_key(retry_key):
+            return  # a second click on the same apology
         question = await question_to_retry(body, action["value"], context)
         if question is None:
             await respond(
@@ -119,9 +124,13 @@ async def question_to_retry(
     team = (body.get("team") or {}).get("id") or context.team_id
     if not (channel and thread_ts and team):
         return None
-    replies = await context.client.conversations_replies(
-        channel=channel, ts=thread_ts, oldest=question_ts, latest=question_ts, inclusive=True
-    )
+    try:
+        replies = await context.client.conversations_replies(
+            channel=channel, ts=thread_ts, oldest=question_ts, latest=question_ts, inclusive=True
+        )
+    except SlackApiError as exc:
+        log.warning("cannot read back the question to retry: %s", exc.response.get("error"))
+        return None
     original = next((m for m in replies.get("messages", []) if m.get("ts") == question_ts), None)
     if original is None or not original.get("user"):
         return None

@@ -116,7 +116,8 @@ async def test_a_jwt_subject_reaches_only_its_own_sessions(api, model) -> None:
     assert "alice" not in session_id
     own = await api.client.get("/agent/history", params={"session_id": session_id}, headers=alice)
     assert own.status_code == 200 and own.json()["total"] == 1
-    assert (await api.store.load(session_id)).turns[0].user == "alice"
+    stored_user = (await api.store.load(session_id)).turns[0].user
+    assert stored_user.startswith("jwt:") and "alice" not in stored_user  # subjects stay out
 
 
 async def test_a_key_holders_session_is_not_a_jwt_subjects(api) -> None:
@@ -167,7 +168,9 @@ async def test_without_credentials_configured_the_api_is_off(start_api) -> None:
 async def test_dexter_api_enabled_opens_it_without_credentials_for_local_use(
     start_api, model
 ) -> None:
-    api = await start_api(backend_api_key=None, jwt_secret=None, dexter_api_enabled=True)
+    api = await start_api(
+        backend_api_key=None, jwt_secret=None, dexter_api_enabled=True, host="127.0.0.1"
+    )
 
     created = await api.client.post("/agent/session")
     stream = await stream_query(api.client, {"query": "Apple revenue"})
@@ -179,6 +182,16 @@ async def test_dexter_api_enabled_opens_it_without_credentials_for_local_use(
     )
     document = (await api.client.get("/openapi.json")).json()
     assert "security" not in document["paths"]["/agent/query"]["post"]
+
+
+async def test_an_open_api_is_refused_unless_bound_to_loopback(start_api) -> None:
+    api = await start_api(
+        backend_api_key=None, jwt_secret=None, dexter_api_enabled=True, host="0.0.0.0"
+    )
+
+    response = await api.client.post("/agent/session")
+
+    assert response.status_code == 404 and response.json()["error"] == "api_disabled"
 
 
 async def test_credentials_win_over_dexter_api_enabled(start_api) -> None:

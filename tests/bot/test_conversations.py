@@ -270,3 +270,11 @@ async def test_a_rate_limited_status_edit_is_dropped_but_the_answer_lands(
     assert updates[0].status == 429
     status_edits_after_429 = [c for c in updates[1:] if not is_answer(c)]
     assert all(c.time - updates[0].time >= 0.9 for c in status_edits_after_429)
+
+
+async def test_an_oversized_body_is_refused_before_it_is_read(start_dexter) -> None:
+    dexter = await start_dexter()
+
+    response = await dexter.send.post("x" * 2_000_000, "application/json")
+
+    assert response.status_code == 413
