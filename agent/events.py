@@ -51,6 +51,7 @@ class ToolFinished(BaseModel):
     tool: str
     label: str
     ticker: str | None = None
+    endpoint: str | None = None
     ok: bool
     error: str | None = None
     seconds: float

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from agent.factory import AgentParts, build_agent
 from settings import Settings, load_settings
@@ -29,6 +30,10 @@ __all__ = [
 ]
 
 SettingsFactory = Callable[..., Settings]
+
+# Property tests draw the same examples every run, so a failure seen in CI replays locally.
+hypothesis_settings.register_profile("dexter", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("dexter")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.events import ProgressCallback, ToolFinished, ToolStarted, emit
 from agent.llm import LLMClient, Message, Usage
@@ -202,6 +203,7 @@ async def _call(
             tool=call.tool,
             label=result.label,
             ticker=preview.ticker,
+            endpoint=urlsplit(result.source.url).path if result.source else None,
             ok=result.ok,
             error=result.error,
             seconds=round(time.perf_counter() - started, 3),

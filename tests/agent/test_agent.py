@@ -102,6 +102,8 @@ async def test_answer_streams_with_sources_and_is_stored(make_agent, model, stor
     assert any(isinstance(e, PlanReady) and len(e.tasks) >= 2 for e in events)
     started = [e for e in events if isinstance(e, ToolStarted)]
     assert any(e.label == "income statements · AAPL" and e.ticker == "AAPL" for e in started)
+    finished = [e for e in events if isinstance(e, ToolFinished)]
+    assert "/financials/income-statements/" in {e.endpoint for e in finished}
     streamed = "".join(e.text for e in events if isinstance(e, AnswerToken))
     assert streamed.strip() == result.answer
     assert isinstance(events[-1], Done) and events[-1].seq == 1

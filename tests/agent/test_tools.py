@@ -386,12 +386,12 @@ async def test_different_parameters_are_cached_apart(
 
 async def test_the_cache_expires_after_its_ttl(market_data_server: MarketDataServer) -> None:
     client, registry = registry_for(
-        market_data_server.url, market_data_server.api_key, cache_ttl=0.2
+        market_data_server.url, market_data_server.api_key, cache_ttl=1.0
     )
     async with client:
         await registry.execute("get_price_snapshot", {"ticker": "NVDA"})
         await registry.execute("get_price_snapshot", {"ticker": "NVDA"})
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.2)
         await registry.execute("get_price_snapshot", {"ticker": "NVDA"})
 
     assert market_data_server.count("/prices/snapshot/") == 2
@@ -472,7 +472,7 @@ async def test_an_unknown_ticker_is_reported_with_the_apis_reason(
 
 
 async def test_a_slow_api_times_out_into_an_envelope(market_data_server: MarketDataServer) -> None:
-    market_data_server.fail("/prices/snapshot/", status=None, delay=1.0)
+    market_data_server.fail("/prices/snapshot/", status=None, delay=3.0)
     client, registry = registry_for(market_data_server.url, market_data_server.api_key, timeout=0.2)
     async with client:
         started = asyncio.get_running_loop().time()
@@ -480,7 +480,7 @@ async def test_a_slow_api_times_out_into_an_envelope(market_data_server: MarketD
         elapsed = asyncio.get_running_loop().time() - started
 
     assert result.error == "no data: the market-data API did not answer within 0.2 s"
-    assert elapsed < 0.9
+    assert elapsed < 2.5  # well before the server's 3 s answer
 
 
 async def test_a_tool_that_overruns_its_own_timeout_is_cut_off(

@@ -1,0 +1,87 @@
+"""The Slack flow on the stores people deploy (SQLite, Redis), and a store that goes down."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.blocks import ACTION_RETRY
+from tests.bot.observe import answers, wait_until
+from tests.services import REDIS_HOST, REDIS_PORT, need_service, redis_url
+from tests.standins.slack_api import TEAM_ID
+from tests.standins.slack_events import CHANNEL, mention, message
+from tests.stores.tcp_proxy import TCPProxy
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test; its keys are deleted afterwards."""
+    need_service("Redis", REDIS_HOST, REDIS_PORT)
+    prefix = f"dexter-bot-test-{secrets.token_hex(4)}"
+    yield prefix
+    client = Redis.from_url(redis_url())
+    async for key in client.scan_iter(f"{prefix}:*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def durable_store(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:
+    """Settings for a store that outlives the process: an SQLite file, or Redis."""
+    if request.param == "sqlite":
+        return {"dexter_store_url": f"sqlite+aiosqlite:///{tmp_path / 'dexter.db'}"}
+    prefix = request.getfixturevalue("redis_prefix")
+    return {"dexter_store_url": redis_url(), "dexter_redis_prefix": prefix}
+
+
+async def test_a_thread_is_remembered_listed_and_erased(start_dexter, model, durable_store) -> None:
+    dexter = await start_dexter(**durable_store)
+    root = mention("What was Apple's revenue in 2023?")
+    session = f"slack:{TEAM_ID}:{CHANNEL}:{root['ts']}"
+
+    await dexter.send.event(root)
+    await wait_until(lambda: answers(dexter.slack, root["ts"]))
+    await dexter.send.event(message("And Microsoft's?", thread_ts=root["ts"]))
+    await wait_until(lambda: len(answers(dexter.slack, root["ts"])) == 2)
+
+    history = await dexter.runtime.store.load(session)
+    assert [t.seq for t in history] == [1, 2]
+    assert "What was Apple's revenue" in model.requests("understand")[-1].text
+    listed = await dexter.runtime.store.sessions(f"slack:{TEAM_ID}:{CHANNEL}")
+    assert [(s.session_id, s.turns) for s in listed] == [(session, 2)]
+    assert await dexter.runtime.store.clear(session) == 2
+    assert len(await dexter.runtime.store.load(session)) == 0
+
+
+async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
+    start_dexter, model, redis_prefix
+) -> None:
+    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
+    await proxy.start()
+    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
+    dexter = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    question = mention("What was Apple's revenue in 2023?")
+    dexter.slack.add_message(CHANNEL, question["text"], ts=question["ts"])
+
+    await proxy.cut()
+    try:
+        await dexter.send.event(question)
+        apology = await dexter.slack.wait_for(
+            "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
+        )
+    finally:
+        await proxy.restore()
+    shown = json.dumps(apology.params["blocks"])
+    assert "couldn't open this thread's memory" in shown and ACTION_RETRY in shown
+    assert "127.0.0.1" not in shown
+
+    await dexter.send.click(ACTION_RETRY, question["ts"], thread_ts=question["ts"])
+
+    await wait_until(lambda: answers(dexter.slack, question["ts"]))
+    history = await dexter.runtime.store.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
+    assert len(history) == 1
+    await proxy.cut()
