@@ -54,10 +54,12 @@ async def open_store(
     """The store `url` names, ready to use.
 
     - `memory://` keeps at most `max_sessions` sessions in this process.
-    - `redis://…` / `rediss://…` puts every key under `redis_prefix`; a crashed lock holder's
-      lock expires after `lock_ttl` seconds.
+    - `redis://…` / `rediss://…` puts every key under `redis_prefix`.
     - `sqlite+aiosqlite:///path` (the file and its directory are created) and
       `postgresql+asyncpg://…` (add `?search_path=schema` to use a schema of your own).
+
+    On Redis and PostgreSQL, a crashed lock holder's lock expires after `lock_ttl` seconds
+    (a live holder keeps extending it); memory and SQLite stores lock within the process.
 
     `migrate` applies pending schema migrations; by default SQLite migrates and PostgreSQL
     only checks that its schema is current (operators run `python -m stores.migrate URL`).
@@ -81,7 +83,7 @@ async def open_store(
     if scheme in ("sqlite+aiosqlite", "postgresql+asyncpg"):
         from stores.sql import SQLSessionStore
 
-        sql_store = SQLSessionStore(url, retention_seconds=retention_seconds)
+        sql_store = SQLSessionStore(url, retention_seconds=retention_seconds, lock_ttl=lock_ttl)
         should_migrate = scheme == "sqlite+aiosqlite" if migrate is None else migrate
         await _ready_or_closed(sql_store, sql_store.prepare(migrate=should_migrate))
         return sql_store

@@ -18,8 +18,7 @@ class KeyedLocks:
     """One `asyncio.Lock` per key, dropped as soon as no task holds or waits for it.
 
     Stores use it alone (memory, SQLite) or in front of a shared lock (Redis, PostgreSQL),
-    so that tasks of one process queue here instead of each polling the server or each
-    holding a database connection while they wait.
+    so that tasks of one process queue here instead of each polling the server.
     """
 
     def __init__(self) -> None:

@@ -11,9 +11,17 @@ connections, which saves the BEGIN and ROLLBACK round trips of a transaction. `l
 the turns as they are: sessions untouched for the retention period are removed by
 `purge_expired` (run it periodically), not hidden by `load`.
 
-`lock` is a PostgreSQL advisory lock held on a connection of its own, so it is shared by
-every process and released by the server when its holder's connection dies. On SQLite it
-is a lock of this process only.
+`lock` on PostgreSQL is a lease: a row of `session_locks` naming its holder and when it
+expires, by the database's clock so that processes with skewed clocks agree. One upsert
+takes a free or expired lease; a taker that finds it live sleeps a short, growing, jittered
+while and tries again, holding no connection in between. The holder pushes `expires_at`
+forward every third of `lock_ttl` and deletes the row when done, so a lock costs a pooled
+connection only for those single statements, however many sessions are locked at once,
+and a crashed holder's lease expires `lock_ttl` after its last extension. Cancelling a
+holder or a taker never cuts one of these statements short: each runs to its end, and a
+lease taken for a caller that was cancelled meanwhile is deleted right after. Tasks of one
+process queue on an in-process lock first, so only one of them polls the database. On
+SQLite the lock is that in-process lock alone.
 """
 
 from __future__ import annotations
@@ -21,16 +29,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+import random
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Executable, Insert, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import (
+    Executable,
+    Insert,
+    Interval,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stores.base import StoreError, StoreUnavailable, check_limit, describe_failure, redact_url
 from stores.codec import CorruptTurn
@@ -46,13 +67,19 @@ from stores.models import (
     scope_of,
     utcnow,
 )
-from stores.sql_engine import EngineUse, advisory_lock_key, create_store_engine, is_sqlite
-from stores.sql_schema import ClaimedEvent, SessionRow, TurnRow
+from stores.sql_engine import EngineUse, create_store_engine, is_sqlite
+from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
 
 log = logging.getLogger(__name__)
 
-SESSION_LOCK_NAMESPACE = "dexter-session-lock:"
+T = TypeVar("T")
+
+LOCK_RETRY_FIRST_SECONDS = 0.02
+LOCK_RETRY_MAX_SECONDS = 0.2
+"""A taker that finds a session's lease held elsewhere tries again after a jittered pause
+that starts at the first and doubles up to the max."""
 LOCK_RELEASE_SECONDS = 5.0
+"""How long releasing a lease may take; one we could not delete expires within `lock_ttl`."""
 
 _LATEST_TURNS = (
     select(
@@ -74,6 +101,30 @@ _LATEST_TURNS = (
 """Built once, so SQLAlchemy computes its cache key once, not on every load."""
 _LATEST_TURNS_UP_TO = _LATEST_TURNS.limit(bindparam("limit"))
 
+_new_lease = postgresql.insert(SessionLock).values(
+    session_id=bindparam("lease_session_id"),
+    holder=bindparam("lease_holder"),
+    expires_at=func.now() + bindparam("lease_ttl", type_=Interval()),
+)
+_TAKE_LEASE = _new_lease.on_conflict_do_update(
+    index_elements=[SessionLock.session_id],
+    set_={"holder": _new_lease.excluded.holder, "expires_at": _new_lease.excluded.expires_at},
+    where=SessionLock.expires_at < func.now(),
+).returning(SessionLock.holder)
+"""Insert the lease, or take it over if it has expired; returns the holder only if it did."""
+_EXTEND_LEASE = (
+    update(SessionLock)
+    .where(
+        SessionLock.session_id == bindparam("lease_session_id"),
+        SessionLock.holder == bindparam("lease_holder"),
+    )
+    .values(expires_at=func.now() + bindparam("lease_ttl", type_=Interval()))
+)
+_END_LEASE = delete(SessionLock).where(
+    SessionLock.session_id == bindparam("lease_session_id"),
+    SessionLock.holder == bindparam("lease_holder"),
+)
+
 _SESSIONS_OF_SCOPE = (
     select(
         SessionRow.id,
@@ -88,20 +139,41 @@ _SESSIONS_OF_SCOPE = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Lease:
+    """One `lock` call's claim on a session's row of `session_locks`."""
+
+    session_id: str
+    ttl: timedelta
+    holder: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The bound parameters of `_TAKE_LEASE`, `_EXTEND_LEASE` and `_END_LEASE`."""
+        return {
+            "lease_session_id": self.session_id,
+            "lease_holder": self.holder,
+            "lease_ttl": self.ttl,
+        }
+
+
 class SQLSessionStore:
     """A `SessionStore` on SQLAlchemy asyncio: `sqlite+aiosqlite` or `postgresql+asyncpg`."""
 
-    def __init__(self, url: str, *, retention_seconds: float = 30 * 86_400) -> None:
+    def __init__(
+        self, url: str, *, retention_seconds: float = 30 * 86_400, lock_ttl: float = 60.0
+    ) -> None:
         self.url = redact_url(url)
         self._url = url
         self._retention = timedelta(seconds=retention_seconds)
+        self._lock_ttl = lock_ttl
         self._engine = create_store_engine(url)
         self._sqlite = is_sqlite(self._engine)
         self._reader = self._engine if self._sqlite else create_store_engine(url, EngineUse.READS)
-        self._lock_engine = None if self._sqlite else create_store_engine(url, EngineUse.LOCKS)
         self._insert = sqlite.insert if self._sqlite else postgresql.insert
         self._write_lock = asyncio.Lock() if self._sqlite else None
         self._local_locks = KeyedLocks()
+        self._lease_statements: set[asyncio.Task[Any]] = set()
 
     async def prepare(self, *, migrate: bool) -> None:
         """Apply pending migrations, or (with `migrate=False`) check none are pending."""
@@ -173,7 +245,11 @@ class SQLSessionStore:
         ).returning(SessionRow.turn_count)
 
     async def clear(self, session_id: str) -> int:
-        """Delete the session's row and turns; the row is locked first so no append slips by."""
+        """Delete the session's row and turns; the row is locked first so no append slips by.
+
+        An expired lease of the session goes too; a live one is left to its holder, who
+        deletes it on release (or it expires `lock_ttl` after the holder crashed).
+        """
         with self._unavailable_on_error():
             async with self._writing(), self._engine.begin() as conn:
                 await conn.execute(
@@ -183,6 +259,13 @@ class SQLSessionStore:
                     delete(TurnRow).where(TurnRow.session_id == session_id)
                 )
                 await conn.execute(delete(SessionRow).where(SessionRow.id == session_id))
+                if not self._sqlite:
+                    await conn.execute(
+                        delete(SessionLock).where(
+                            SessionLock.session_id == session_id,
+                            SessionLock.expires_at < func.now(),
+                        )
+                    )
         return deleted.rowcount
 
     async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]:
@@ -239,17 +322,27 @@ class SQLSessionStore:
 
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
-        """One holder per session: across processes on PostgreSQL, in this process on SQLite."""
+        """One holder per session: across processes on PostgreSQL (a lease in
+        `session_locks`, see the module's docstring), in this process on SQLite."""
         async with self._local_locks.hold(session_id):
-            if self._lock_engine is None:
+            if self._sqlite:
                 yield
                 return
-            async with self._advisory_lock(self._lock_engine, session_id):
+            lease = _Lease(session_id, timedelta(seconds=self._lock_ttl))
+            await self._take_lease(lease)
+            extender = asyncio.create_task(self._keep_extending(lease))
+            try:
                 yield
+            finally:
+                extender.cancel()
+                try:
+                    await asyncio.wait([extender])
+                finally:
+                    await asyncio.shield(self._uninterrupted(self._end_lease(lease, held=True)))
 
     async def purge_expired(self) -> int:
-        """Delete sessions untouched for the retention period (their turns cascade) and
-        expired event claims; returns how many sessions went."""
+        """Delete sessions untouched for the retention period (their turns cascade),
+        expired event claims and expired lock leases; returns how many sessions went."""
         now = utcnow()
         with self._unavailable_on_error():
             async with self._writing(), self._engine.begin() as conn:
@@ -257,6 +350,10 @@ class SQLSessionStore:
                     delete(SessionRow).where(SessionRow.updated_at < now - self._retention)
                 )
                 await conn.execute(delete(ClaimedEvent).where(ClaimedEvent.expires_at <= now))
+                if not self._sqlite:
+                    await conn.execute(
+                        delete(SessionLock).where(SessionLock.expires_at < func.now())
+                    )
         if purged.rowcount:
             log.info(
                 "purged %d sessions untouched since %s", purged.rowcount, now - self._retention
@@ -269,38 +366,104 @@ class SQLSessionStore:
                 await conn.execute(select(1))
 
     async def close(self) -> None:
-        for engine in {self._engine, self._reader, self._lock_engine}:
-            if engine is not None:
-                await engine.dispose()
+        """Let lease statements that outlived their cancelled callers finish, then disconnect."""
+        if self._lease_statements:
+            await asyncio.wait(set(self._lease_statements))
+        for engine in {self._engine, self._reader}:
+            await engine.dispose()
 
-    @asynccontextmanager
-    async def _advisory_lock(
-        self, lock_engine: AsyncEngine, session_id: str
-    ) -> AsyncIterator[None]:
-        """`pg_advisory_lock` on a connection of its own; closing the connection releases it,
-        also when the wait is cancelled and when the process dies."""
-        key = advisory_lock_key(SESSION_LOCK_NAMESPACE + session_id)
+    def _uninterrupted(self, statement: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a lease statement in a task of its own, which cancelling its caller (who awaits
+        it shielded) does not cut short: a statement cut off on the wire leaves unknown whether
+        it took or ended a lease, and costs asyncpg a cancel request and the connection."""
+        task = asyncio.create_task(statement)
+        self._lease_statements.add(task)
+        task.add_done_callback(self._lease_statements.discard)
+        return task
+
+    async def _take_lease(self, lease: _Lease) -> None:
+        """Try until the lease is ours, pausing between tries without holding a connection."""
+        pause = LOCK_RETRY_FIRST_SECONDS
+        while not await self._try_lease(lease):
+            await asyncio.sleep(random.uniform(pause / 2, pause))
+            pause = min(2 * pause, LOCK_RETRY_MAX_SECONDS)
+
+    async def _try_lease(self, lease: _Lease) -> bool:
+        """One upsert; true if it took the lease. If the caller is cancelled while it runs,
+        a lease it took is released once it has finished."""
+        attempt = self._uninterrupted(self._upsert_lease(lease))
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            self._uninterrupted(self._release_if_taken(attempt, lease))
+            raise
+
+    async def _upsert_lease(self, lease: _Lease) -> bool:
         with self._unavailable_on_error():
-            conn = await lock_engine.connect()
-        try:
-            with self._unavailable_on_error():
-                await conn.execute(select(func.pg_advisory_lock(key)))
-            yield
-        finally:
-            await self._close_lock_connection(conn, session_id)
+            async with self._engine.begin() as conn:
+                holder = await conn.scalar(_TAKE_LEASE, lease.parameters)
+        return holder == lease.holder
 
-    async def _close_lock_connection(self, conn: AsyncConnection, session_id: str) -> None:
-        """Close it, which ends the server session and so releases the lock; bounded in time,
-        because a server that no longer answers would otherwise keep the caller waiting."""
+    async def _release_if_taken(self, attempt: asyncio.Task[bool], lease: _Lease) -> None:
+        """End the lease `attempt` may have taken for a caller that was cancelled meanwhile."""
+        await asyncio.wait([attempt])
+        failure = attempt.exception()
+        if failure is None and not attempt.result():
+            return
+        if failure is not None:
+            log.debug(
+                "a lock attempt on session %s, whose caller was cancelled, failed: %s",
+                lease.session_id,
+                failure,
+            )
+        await self._end_lease(lease, held=False)
+
+    async def _keep_extending(self, lease: _Lease) -> None:
+        """Push the lease's expiry `lock_ttl` ahead every third of it, while it is ours."""
+        while True:
+            await asyncio.sleep(self._lock_ttl / 3)
+            extended = await asyncio.shield(self._uninterrupted(self._extend_lease(lease)))
+            if extended is False:
+                log.warning(
+                    "lock of session %s expired and was taken or purged while held; "
+                    "stopped extending",
+                    lease.session_id,
+                )
+                return
+
+    async def _extend_lease(self, lease: _Lease) -> bool | None:
+        """True if extended, False if the lease is no longer ours, None if the server could
+        not be asked (logged; the next extension tries again)."""
         try:
-            async with asyncio.timeout(LOCK_RELEASE_SECONDS):
-                await conn.close()
-        except (DBAPIError, OSError) as exc:
+            async with self._engine.begin() as conn:
+                return bool((await conn.execute(_EXTEND_LEASE, lease.parameters)).rowcount)
+        except (SQLAlchemyError, OSError) as exc:
             log.warning(
-                "closing the lock connection of session %s failed (%s); the server releases "
-                "the lock when it notices the connection is gone",
-                session_id,
+                "could not extend the lock of session %s (%s); retrying",
+                lease.session_id,
                 describe_failure(exc, self._url),
+            )
+            return None
+
+    async def _end_lease(self, lease: _Lease, *, held: bool) -> None:
+        """Delete the lease if it is still ours; never raises (what we cannot delete expires
+        within `lock_ttl`). `held`: we knew it was ours, so finding it gone is worth a word."""
+        try:
+            async with asyncio.timeout(LOCK_RELEASE_SECONDS), self._engine.begin() as conn:
+                ended = (await conn.execute(_END_LEASE, lease.parameters)).rowcount
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning(
+                "could not release the lock of session %s (%s); it expires within %.0f s",
+                lease.session_id,
+                describe_failure(exc, self._url),
+                self._lock_ttl,
+            )
+            return
+        if held and not ended:
+            log.warning(
+                "lock of session %s had expired and been taken or purged before its holder "
+                "released it",
+                lease.session_id,
             )
 
     def _writing(self) -> asyncio.Lock | nullcontext[None]:

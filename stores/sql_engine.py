@@ -7,8 +7,8 @@ purged session go by `ON DELETE CASCADE`). PostgreSQL goes through asyncpg with
 pre-ping, so a pooled connection that died with its server is replaced, not used.
 
 The raw SQL strings of the package live here and nowhere else: SQLite's PRAGMAs and its
-`BEGIN IMMEDIATE`. PostgreSQL's advisory locks are plain functions, called through
-`sqlalchemy.func`.
+`BEGIN IMMEDIATE`. PostgreSQL's migration lock (an advisory lock for the length of the
+migrating transaction) is a plain function, called through `sqlalchemy.func`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from stores.base import UnsupportedStoreURL
 
@@ -60,9 +59,6 @@ class EngineUse(Enum):
     READS = "reads"
     """Single statements in autocommit: no BEGIN/ROLLBACK round trips around them, and a
     pre-ping of one round trip (asyncpg wraps the ping in a transaction otherwise)."""
-    LOCKS = "locks"
-    """A connection per lock, never pooled (closing it is what guarantees the server drops
-    the lock) and without a statement timeout (waiting for a lock is a long statement)."""
 
 
 def create_store_engine(url: str, use: EngineUse = EngineUse.WRITES) -> AsyncEngine:
@@ -96,16 +92,14 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
-    connect_args: dict[str, Any] = {"timeout": POSTGRES_CONNECT_TIMEOUT}
+    connect_args: dict[str, Any] = {
+        "timeout": POSTGRES_CONNECT_TIMEOUT,
+        "command_timeout": POSTGRES_COMMAND_TIMEOUT,
+    }
     search_path = url.query.get(SEARCH_PATH_PARAMETER)
     if search_path:
         connect_args["server_settings"] = {"search_path": str(search_path)}
         url = url.difference_update_query([SEARCH_PATH_PARAMETER])
-    if use is EngineUse.LOCKS:
-        return create_async_engine(
-            url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args
-        )
-    connect_args["command_timeout"] = POSTGRES_COMMAND_TIMEOUT
     return create_async_engine(
         url,
         isolation_level="AUTOCOMMIT" if use is EngineUse.READS else "READ COMMITTED",
@@ -118,7 +112,7 @@ def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
 
 
 def advisory_lock_key(name: str) -> int:
-    """A signed 64-bit key for `pg_advisory_lock`, the same in every process."""
+    """A signed 64-bit key for PostgreSQL's advisory locks, the same in every process."""
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 

@@ -71,3 +71,19 @@ class ClaimedEvent(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SessionLock(Base):
+    """A lease on one session's lock: `holder` (a random token of the holding `lock` call)
+    has it until `expires_at`, which the holder keeps pushing forward while it is alive.
+
+    PostgreSQL only; SQLite databases have the table but lock within the process. There is
+    no index on `expires_at`: the table holds one row per lock held right now, so a purge's
+    scan is cheap, while an index would cost every extension an index write (no HOT update).
+    """
+
+    __tablename__ = "session_locks"
+
+    session_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stores import SessionStore, open_store, scope_of
 from stores.redis import turns_key
 from stores.sql_engine import create_store_engine
-from stores.sql_schema import ClaimedEvent, SessionRow, TurnRow
+from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
 from tests.services import postgres_url
 
 BACKENDS = ("memory", "sqlite", "redis", "postgres")
@@ -146,7 +146,13 @@ class SQLBackend(Backend):
             sessions = await conn.scalar(
                 select(func.count()).select_from(SessionRow).where(SessionRow.id == session_id)
             )
-        return [f"{turns} turn rows"] * bool(turns) + [f"{sessions} session rows"] * bool(sessions)
+            leases = await conn.scalar(
+                select(func.count())
+                .select_from(SessionLock)
+                .where(SessionLock.session_id == session_id)
+            )
+        counts = {"turn": turns, "session": sessions, "lock lease": leases}
+        return [f"{count} {kind} rows" for kind, count in counts.items() if count]
 
     async def close(self) -> None:
         await super().close()
@@ -163,6 +169,6 @@ class PostgresBackend(SQLBackend):
     async def close(self) -> None:
         """Empty the tables: the schema is shared by every test of the run."""
         async with self.raw.begin() as conn:
-            for table in (TurnRow, SessionRow, ClaimedEvent):
+            for table in (TurnRow, SessionRow, ClaimedEvent, SessionLock):
                 await conn.execute(table.__table__.delete())
         await super().close()

@@ -243,6 +243,53 @@ async def test_a_lock_is_released_when_its_holder_raises(
     await asyncio.wait_for(_hold_briefly(store, session_id), 5)
 
 
+async def test_a_holder_cancelled_while_holding_releases_the_lock(
+    store: SessionStore, session_id: str
+) -> None:
+    locked = asyncio.Event()
+
+    async def hold_until_cancelled() -> None:
+        async with store.lock(session_id):
+            locked.set()
+            await asyncio.Event().wait()
+
+    holder = asyncio.create_task(hold_until_cancelled())
+    await asyncio.wait_for(locked.wait(), 5)
+    holder.cancel()
+    await asyncio.wait([holder])
+
+    assert holder.cancelled()
+    await asyncio.wait_for(_hold_briefly(store, session_id), 5)
+
+
+async def test_a_waiter_cancelled_while_waiting_leaves_the_lock_to_the_next(
+    store: SessionStore, session_id: str
+) -> None:
+    async with store.lock(session_id):
+        waiter = asyncio.create_task(_hold_briefly(store, session_id))
+        await asyncio.sleep(0.1)
+        waiter.cancel()
+        await asyncio.wait([waiter])
+
+    assert waiter.cancelled()
+    await asyncio.wait_for(_hold_briefly(store, session_id), 5)
+
+
+async def test_a_hundred_and_fifty_sessions_can_be_locked_at_once(
+    store: SessionStore, session_id: str
+) -> None:
+    sessions = 150
+    all_held = asyncio.Barrier(sessions)
+
+    async def hold_until_all_are_held(n: int) -> None:
+        async with store.lock(f"{session_id}-{n}"):
+            await all_held.wait()
+
+    await asyncio.wait_for(
+        asyncio.gather(*(hold_until_all_are_held(n) for n in range(sessions))), 20
+    )
+
+
 async def test_ping_succeeds_on_a_live_store(store: SessionStore) -> None:
     await store.ping()
 

@@ -64,7 +64,7 @@ async def test_a_crashed_holders_lock_is_freed(
     backend: Backend, session_id: str, workers: StartWorker
 ) -> None:
     """Redis: the lock key expires `lock_ttl` after the holder stops renewing it.
-    PostgreSQL: the server drops the advisory lock with the dead holder's connection."""
+    PostgreSQL: the lease row expires `lock_ttl` after the holder stops extending it."""
     lock_ttl = 1.0
     store = await backend.open(lock_ttl=lock_ttl)
     holder = await workers(

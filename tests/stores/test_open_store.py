@@ -12,7 +12,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, insert, inspect
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from stores import (
@@ -24,8 +27,10 @@ from stores import (
     open_store,
 )
 from stores.memory import MemorySessionStore
-from stores.migrate import head_revision
+from stores.migrate import alembic_config, head_revision
+from stores.models import utcnow
 from stores.sql_engine import create_store_engine
+from stores.sql_schema import Base, SessionRow, TurnRow
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, need_service, postgres_url
 from tests.stores.backends import schema_url
 from tests.stores.processes import REPO_ROOT
@@ -100,6 +105,80 @@ def test_the_migrate_command_brings_a_database_to_the_latest_revision(tmp_path: 
         ]
 
 
+async def test_the_migrate_command_upgrades_a_sqlite_file_at_0001_and_keeps_its_turns(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/at-0001.db"
+    await _migrate(url, "0001")
+    await _plant_session_at_0001(url, "slack:T1:C1:1.0")
+
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "stores.migrate", url],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert f"at revision {head_revision()}" in done.stdout
+    assert "session_locks" in await _tables(url)
+    store = await open_store(url, migrate=False)
+    try:
+        assert [turn.question for turn in await store.load("slack:T1:C1:1.0")] == ["q"]
+    finally:
+        await store.close()
+
+
+async def test_a_postgres_schema_at_0001_upgrades_to_leases_and_downgrades_back(
+    postgres_schema: str,
+) -> None:
+    schema = f"{postgres_schema}_at_0001"
+    url = schema_url(schema)
+    engine = create_store_engine(postgres_url())
+    async with engine.begin() as conn:
+        await conn.execute(CreateSchema(schema))
+    try:
+        await _migrate(url, "0001")
+        await _plant_session_at_0001(url, "slack:T1:C1:1.0")
+
+        store = await open_store(url, migrate=True)
+        try:
+            assert len(await store.load("slack:T1:C1:1.0")) == 1
+            async with store.lock("slack:T1:C1:1.0"):
+                pass
+        finally:
+            await store.close()
+        assert "session_locks" in await _tables(url)
+
+        await _migrate(url, "0001", downgrade=True)
+        assert "session_locks" not in await _tables(url)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(DropSchema(schema, cascade=True))
+        await engine.dispose()
+
+
+async def test_the_migrated_schema_is_what_the_models_describe(
+    postgres_schema: str, tmp_path: Path
+) -> None:
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path}/dexter.db"
+    await (await open_store(sqlite_url)).close()
+
+    for url in (schema_url(postgres_schema), sqlite_url):
+        engine = create_store_engine(url)
+        try:
+            async with engine.connect() as conn:
+                differences = await conn.run_sync(
+                    lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                )
+        finally:
+            await engine.dispose()
+        assert differences == [], url
+
+
 async def test_postgres_store_refuses_a_schema_that_was_not_migrated() -> None:
     need_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
     schema = f"dexter_test_unmigrated_{os.getpid()}_{secrets.token_hex(4)}"
@@ -123,5 +202,56 @@ async def _tables(url: str) -> set[str]:
     try:
         async with engine.connect() as conn:
             return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(url: str, revision: str, *, downgrade: bool = False) -> None:
+    """Upgrade (or downgrade) the schema at `url` to `revision`, as `alembic` would."""
+
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if downgrade else command.upgrade)(config, revision)
+
+    engine = create_store_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(run)
+            await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+async def _plant_session_at_0001(url: str, session_id: str) -> None:
+    """A session of one turn, written straight into the tables of revision 0001."""
+    now = utcnow()
+    engine = create_store_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(SessionRow).values(
+                    id=session_id,
+                    scope=session_id.rpartition(":")[0],
+                    first_question="q",
+                    turn_count=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await conn.execute(
+                insert(TurnRow).values(
+                    session_id=session_id,
+                    seq=1,
+                    created_at=now,
+                    question="q",
+                    answer="a",
+                    summary="",
+                    question_tokens=1,
+                    answer_tokens=1,
+                    summary_tokens=0,
+                    sources="[]",
+                )
+            )
     finally:
         await engine.dispose()

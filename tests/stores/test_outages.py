@@ -3,6 +3,8 @@ the same store object works again once the server is back."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 import socket
 import subprocess
@@ -128,6 +130,32 @@ async def test_postgres_down_raises_store_unavailable_without_the_password_then_
         assert [t.seq for t in await store.load(session_id)] == [1]
         assert (await store.append(session_id, Turn(question="q", answer="a"))).seq == 2
         await store.clear(session_id)
+    finally:
+        await store.close()
+        await proxy.cut()
+
+
+async def test_a_postgres_lock_released_while_the_server_is_down_is_logged_then_expires(
+    postgres_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    session_id = f"outage:{time.time()}"
+    proxy = TCPProxy(POSTGRES_HOST, POSTGRES_PORT)
+    await proxy.start()
+    url = (
+        f"postgresql+asyncpg://{POSTGRES_USER}:{PASSWORD}@127.0.0.1:{proxy.port}/{POSTGRES_DB}"
+        f"?search_path={postgres_schema}"
+    )
+    store = await open_store(url, lock_ttl=0.5)
+    try:
+        with caplog.at_level(logging.WARNING, logger="stores"):
+            async with store.lock(session_id):
+                await proxy.cut()
+                started = time.monotonic()
+
+        assert time.monotonic() - started < 5
+        assert any("could not release the lock" in r.getMessage() for r in caplog.records)
+        await proxy.restore()
+        await asyncio.wait_for(_take_lock(store, session_id), 3)
     finally:
         await store.close()
         await proxy.cut()
