@@ -18,7 +18,17 @@ from typing import Protocol
 
 import numpy as np
 
-from agent.context import ContextSelection, select_context
+from agent.context import (
+    DEFAULT_MAX_TURNS,
+    DEFAULT_MIN_LEXICAL_SCORE,
+    DEFAULT_MIN_SIMILARITY,
+    DEFAULT_RECENT,
+    DEFAULT_SIMILARITY_MARGIN,
+    DEFAULT_TOKEN_BUDGET,
+    DEFAULT_TOP_K,
+    ContextSelection,
+    select_context,
+)
 from agent.embeddings import Embedder, EmbeddingError, turn_text
 from agent.errors import AgentError, ModelError, RunTimeout
 from agent.events import (
@@ -55,13 +65,13 @@ class AgentConfig:
     max_iterations: int = 3
     run_timeout: float = 300.0
     summarize_with_model: bool = False
-    recent_turns: int = 2
-    max_context_turns: int = 10
-    context_token_budget: int = 2000
-    context_top_k: int = 8
-    min_similarity: float = 0.25
-    similarity_margin: float = 0.2
-    min_lexical_score: float = 0.05
+    recent_turns: int = DEFAULT_RECENT
+    max_context_turns: int = DEFAULT_MAX_TURNS
+    context_token_budget: int = DEFAULT_TOKEN_BUDGET
+    context_top_k: int = DEFAULT_TOP_K
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+    similarity_margin: float = DEFAULT_SIMILARITY_MARGIN
+    min_lexical_score: float = DEFAULT_MIN_LEXICAL_SCORE
     history_load_limit: int = 500
 
 
