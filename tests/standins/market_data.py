@@ -25,20 +25,11 @@ import pytest
 from aiohttp import web
 
 from tests.standins.background import BackgroundServer
+from tests.standins.trailing import trailing_row
 
 API_KEY = "fd-test-key"
 FIXTURES = Path(__file__).with_name("market_data")
 STATEMENTS = ("income_statements", "balance_sheets", "cash_flow_statements")
-NOT_SUMMED = {
-    "ticker",
-    "report_period",
-    "fiscal_period",
-    "period",
-    "currency",
-    "ending_cash_balance",
-    "weighted_average_shares",
-    "weighted_average_shares_diluted",
-}
 DATE_FILTER_SUFFIXES = ("", "_gt", "_gte", "_lt", "_lte")
 INTERVALS = ("day", "week", "month", "year")
 
@@ -417,25 +408,14 @@ def _report_period_filtered(request: web.Request, rows: list[Row]) -> list[Row]:
 
 
 def _trailing(rows: list[Row], *, keep_balance: bool) -> list[Row]:
-    """TTM rows from quarterly ones, newest first: flows summed over four quarters.
-
-    A balance sheet is a point in time, so its TTM row is simply the latest quarter's.
-    """
+    """TTM rows from quarterly ones, newest first (see `trailing_row`)."""
     quarters = sorted(
         (r for r in rows if r["period"] == "quarterly"), key=lambda r: r["report_period"]
     )
-    result = []
-    for end in range(3, len(quarters)):
-        window = quarters[end - 3 : end + 1]
-        row: Row = {**window[-1], "period": "ttm"}
-        if not keep_balance:
-            for key, value in window[-1].items():
-                if key in NOT_SUMMED or value is None:
-                    continue
-                total = sum(q[key] for q in window)
-                row[key] = round(total, 3) if isinstance(total, float) else total
-        result.append(row)
-    return result[::-1]
+    return [
+        trailing_row(quarters[end - 3 : end + 1], point_in_time=keep_balance)
+        for end in range(len(quarters) - 1, 2, -1)
+    ]
 
 
 def _aggregate(bars: list[Row], interval: str, multiplier: int) -> list[Row]:

@@ -21,12 +21,18 @@ import calendar
 import json
 import math
 import random
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
+# Run as a script: make the repository importable for the derivation it shares.
+sys.path.insert(0, str(HERE.parents[2]))
+
+from tests.standins.trailing import trailing_row  # noqa: E402
+
 B = 1_000_000_000
 YEARS = (2019, 2020, 2021, 2022, 2023, 2024)
 PRICE_START = date(2024, 8, 1)
@@ -739,30 +745,6 @@ def _cash_flow(company: Company, period: Period, opening_position: float) -> Row
     }
 
 
-NOT_SUMMED = {
-    "ticker",
-    "report_period",
-    "fiscal_period",
-    "period",
-    "currency",
-    "ending_cash_balance",
-    "weighted_average_shares",
-    "weighted_average_shares_diluted",
-}
-
-
-def _trailing(rows: list[Row]) -> Row:
-    """The trailing-twelve-month row ending at `rows[-1]`: flows summed over four quarters."""
-    latest = rows[-1]
-    result: Row = {**latest, "period": "ttm"}
-    for key, value in latest.items():
-        if key in NOT_SUMMED or value is None:
-            continue
-        total = sum(row[key] for row in rows)
-        result[key] = round(total, 3) if isinstance(total, float) else total
-    return result
-
-
 def _statements(company: Company) -> dict[str, list[Row]]:
     periods = _periods(company)
     income: list[Row] = []
@@ -795,10 +777,7 @@ def _with_trailing(statements: dict[str, list[Row]]) -> dict[str, list[Row]]:
         trailing = []
         for end in range(len(quarters) - TTM_QUARTERS, len(quarters)):
             window = quarters[end - 3 : end + 1]
-            if name == "balance_sheets":
-                trailing.append({**window[-1], "period": "ttm"})
-            else:
-                trailing.append(_trailing(window))
+            trailing.append(trailing_row(window, point_in_time=name == "balance_sheets"))
         result[name] = _newest_first([*rows, *trailing])
     return result
 
