@@ -72,13 +72,17 @@ class Settings(BaseSettings):
     dexter_summarize_llm: bool = False
     dexter_use_embeddings: bool = True
     dexter_embeddings: Literal["local", "openai", "lexical"] = "local"
-    dexter_max_context_messages: int = Field(10, ge=0, le=200)
-    dexter_recent_turns: int = Field(2, ge=0, le=50)
+    dexter_max_context_messages: int | None = Field(
+        None, ge=0, description="earlier turns sent at most; unset, the token budget decides"
+    )
+    dexter_recent_turns: int = Field(1, ge=0, le=50)
     dexter_context_token_budget: int = Field(2000, ge=0)
-    dexter_context_top_k: int = Field(8, ge=0, le=100)
-    dexter_min_similarity: float = Field(0.25, ge=-1, le=1)
-    dexter_similarity_margin: float = Field(0.2, ge=0, le=2)
-    dexter_min_lexical_score: float = Field(0.05, ge=0, le=1)
+    dexter_min_relevance: float = Field(
+        0.5, ge=-10, le=10, description="standard deviations above the thread's mean relevance"
+    )
+    dexter_history_load_limit: int = Field(
+        2000, ge=1, description="latest turns of a thread loaded to choose context from"
+    )
 
     # HTTP session API
     backend_api_key: SecretStr | None = None

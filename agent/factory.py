@@ -47,10 +47,8 @@ def agent_config(settings: Settings) -> AgentConfig:
         recent_turns=settings.dexter_recent_turns,
         max_context_turns=settings.dexter_max_context_messages,
         context_token_budget=settings.dexter_context_token_budget,
-        context_top_k=settings.dexter_context_top_k,
-        min_similarity=settings.dexter_min_similarity,
-        similarity_margin=settings.dexter_similarity_margin,
-        min_lexical_score=settings.dexter_min_lexical_score,
+        min_relevance=settings.dexter_min_relevance,
+        history_load_limit=settings.dexter_history_load_limit,
     )
 
 

@@ -19,14 +19,11 @@ from typing import Protocol
 import numpy as np
 
 from agent.context import (
-    DEFAULT_MAX_TURNS,
-    DEFAULT_MIN_LEXICAL_SCORE,
-    DEFAULT_MIN_SIMILARITY,
+    DEFAULT_MIN_RELEVANCE,
     DEFAULT_RECENT,
-    DEFAULT_SIMILARITY_MARGIN,
     DEFAULT_TOKEN_BUDGET,
-    DEFAULT_TOP_K,
     ContextSelection,
+    retrieval_query,
     select_context,
 )
 from agent.embeddings import Embedder, EmbeddingError, turn_text
@@ -56,6 +53,9 @@ from stores import MessageHistory, SessionStore, Source, StoreUnavailable, Turn
 log = logging.getLogger(__name__)
 
 REFLECT_TOKENS_PER_RESULT = 300
+# The latest turns of a thread loaded to choose context from: LoCoMo's conversations run to
+# 700 turns, and loading 2,000 costs a few milliseconds (`python -m bench.stores`).
+DEFAULT_HISTORY_LOAD_LIMIT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +66,10 @@ class AgentConfig:
     run_timeout: float = 300.0
     summarize_with_model: bool = False
     recent_turns: int = DEFAULT_RECENT
-    max_context_turns: int = DEFAULT_MAX_TURNS
+    max_context_turns: int | None = None
     context_token_budget: int = DEFAULT_TOKEN_BUDGET
-    context_top_k: int = DEFAULT_TOP_K
-    min_similarity: float = DEFAULT_MIN_SIMILARITY
-    similarity_margin: float = DEFAULT_SIMILARITY_MARGIN
-    min_lexical_score: float = DEFAULT_MIN_LEXICAL_SCORE
-    history_load_limit: int = 500
+    min_relevance: float = DEFAULT_MIN_RELEVANCE
+    history_load_limit: int = DEFAULT_HISTORY_LOAD_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +217,7 @@ class Agent:
         started: float,
     ) -> AgentResult:
         run = _Run(on_progress)
-        query_vector = await self._embed(query, run) if history else None
-        context = self._select(history, query, query_vector)
+        context = await self._context(history, query, run)
         history_messages = context.messages()
 
         await emit(on_progress, PhaseStarted(phase="understanding"))
@@ -292,15 +288,12 @@ class Agent:
         run.spent("summary", usage, step)
 
         sources = gathered.sources()
-        turn = Turn(
-            question=query,
-            answer=text,
-            summary=summary,
+        turn = stored_turn(
+            query,
+            text,
+            summary,
+            await self._embed(turn_text(query, summary), run),
             user=user,
-            embedding=await self._embed(turn_text(query, summary), run),
-            question_tokens=count_tokens(query),
-            answer_tokens=count_tokens(text),
-            summary_tokens=count_tokens(summary),
             sources=sources,
         )
         return AgentResult(
@@ -340,21 +333,47 @@ class Agent:
             run.timings["embed"] = run.timings.get("embed", 0.0) + time.perf_counter() - step
         return vector
 
-    def _select(
-        self, history: MessageHistory, query: str, query_vector: np.ndarray | None
-    ) -> ContextSelection:
+    async def _context(self, history: MessageHistory, query: str, run: _Run) -> ContextSelection:
+        """The earlier turns `query` needs; a vague follow-up searches with recent companies."""
+        if not history:
+            return select_context((), query)
+        wanted = retrieval_query(query, history.turns)
         return select_context(
             history.turns,
-            query,
-            query_embedding=query_vector,
+            wanted,
+            query_embedding=await self._embed(wanted, run),
             recent=self.config.recent_turns,
-            top_k=self.config.context_top_k,
-            max_turns=self.config.max_context_turns,
             token_budget=self.config.context_token_budget,
-            min_similarity=self.config.min_similarity,
-            similarity_margin=self.config.similarity_margin,
-            min_lexical_score=self.config.min_lexical_score,
+            max_turns=self.config.max_context_turns,
+            min_relevance=self.config.min_relevance,
         )
+
+
+def stored_turn(
+    question: str,
+    answer: str,
+    summary: str,
+    embedding: np.ndarray | None,
+    *,
+    user: str | None = None,
+    sources: tuple[Source, ...] = (),
+) -> Turn:
+    """A finished turn as it is stored: its token counts computed once, here.
+
+    `embedding` is the vector of `turn_text(question, summary)`. The benchmarks build
+    their turns with this too, so they measure what the agent writes.
+    """
+    return Turn(
+        question=question,
+        answer=answer,
+        summary=summary,
+        user=user,
+        embedding=embedding,
+        question_tokens=count_tokens(question),
+        answer_tokens=count_tokens(answer),
+        summary_tokens=count_tokens(summary),
+        sources=sources,
+    )
 
 
 def _timeout_text(agent: Agent) -> str:

@@ -1,13 +1,15 @@
-"""How well smart context selection keeps what follow-ups need, at what token cost and speed.
+"""How well smart context selection keeps what questions need, at what token cost and speed.
 
-    .venv/bin/python -m bench.context            # the tables for the chosen defaults
-    .venv/bin/python -m bench.context --sweep    # recall and savings over a grid of settings
+    .venv/bin/python -m bench.context                    # our threads, then LoCoMo's dev half
+    .venv/bin/python -m bench.context --locomo DIR       # LoCoMo only, on any folder of its files
+    .venv/bin/python -m bench.context --json out.json    # also write LoCoMo's figures as JSON
+    .venv/bin/python -m bench.context --sweep            # our threads over a grid of settings
 
-For each embedding backend, every turn of bench/data/threads.jsonl is summarised
-(`extractive_summary`), counted and embedded once, from `turn_text`, as it is to be when
-the orchestrator writes the turn (see `agent.embeddings`; two more rows show the
-alternatives). Then every labelled follow-up runs `select_context` over the turns before it,
-with the question's own embedding, and we measure:
+Our threads (bench/data/threads.jsonl): every turn is summarised (`extractive_summary`),
+counted and embedded once, from `turn_text`, as the orchestrator writes it (see
+`agent.embeddings`; two more rows show the alternatives). Then every labelled follow-up
+runs the agent's selection path over the turns before it (`retrieval_query`, its
+embedding, `select_context` with the shipped defaults), and we measure:
 
 - recall: the share of the turns a follow-up needs (its `needs` label) that were sent;
   "older" recall counts only needed turns outside the recent window, the hard part;
@@ -15,6 +17,9 @@ with the question's own embedding, and we measure:
   messages, answers in full);
 - time: `select_context` alone on histories of 100 and 1,000 turns (threads
   concatenated), excluding the one query embedding, which is timed separately.
+
+LoCoMo: see `bench.locomo`. Its folder defaults to ../shared/data/locomo-dev beside this
+checkout; where it is absent that part is skipped with a message.
 
 Figures are printed, never asserted: this is a benchmark, not a test.
 """
@@ -36,13 +41,15 @@ from typing import Any
 import numpy as np
 
 from agent import context
-from agent.context import select_context
+from agent.context import retrieval_query, select_context
 from agent.embeddings import LocalEmbedder, turn_text
+from agent.orchestrator import stored_turn
 from agent.summary import extractive_summary
-from agent.tokens import count_tokens
+from bench import locomo
 from stores.models import Turn, embedding_from_bytes, embedding_to_bytes
 
 THREADS_PATH = Path(__file__).parent / "data" / "threads.jsonl"
+LOCOMO_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "locomo-dev"
 MIN_THREAD_TURNS = 20
 TIMING_SIZES = (100, 1000)
 TIMING_REPEATS = 300
@@ -61,9 +68,14 @@ class Thread:
 
     id: str
     turns: list[Turn]
-    queries: list[np.ndarray | None]
+    embed: Embed | None
     needs: list[list[int]]
     kinds: list[str]
+
+    def query(self, index: int) -> tuple[str, np.ndarray | None]:
+        """Follow-up `index` as the agent searches with it: text and embedding."""
+        text = retrieval_query(self.turns[index].question, self.turns[:index])
+        return text, None if self.embed is None else self.embed([text])[0]
 
 
 @dataclass
@@ -107,36 +119,31 @@ def question_and_summary_text(question: str, summary: str) -> str:
 def prepare(
     raw: list[dict], embed: Embed | None, vector_text: VectorText | None = turn_text
 ) -> list[Thread]:
-    """Turns as the orchestrator stores them: summary, token counts, embedding (as bytes).
+    """Turns as the orchestrator stores them (`stored_turn`), their vectors round-tripped
+    through bytes as a store returns them.
 
     A turn's vector is `embed(vector_text(question, summary))`, computed at write time;
-    with `vector_text=None` it is its question's vector, reused from the query.
+    with `vector_text=None` it is its question's vector, as if reused from the query.
     """
     threads = []
     for thread in raw:
         items = thread["turns"]
         questions = [item["question"] for item in items]
         summaries = [extractive_summary(item["question"], item["answer"]) for item in items]
-        queries: list[np.ndarray | None] = [None] * len(items)
         vectors: list[np.ndarray | None] = [None] * len(items)
         if embed is not None:
-            queries = list(embed(questions))
-            if vector_text is None:
-                vectors = list(queries)
-            else:
-                texts = [vector_text(q, s) for q, s in zip(questions, summaries, strict=True)]
-                vectors = list(embed(texts))
+            texts = [
+                question if vector_text is None else vector_text(question, summary)
+                for question, summary in zip(questions, summaries, strict=True)
+            ]
+            vectors = list(embed(texts))
         turns = [
-            Turn(
-                question=item["question"],
-                answer=item["answer"],
-                summary=summary,
-                embedding=embedding_from_bytes(embedding_to_bytes(vector)),
-                question_tokens=count_tokens(item["question"]),
-                answer_tokens=count_tokens(item["answer"]),
-                summary_tokens=count_tokens(summary),
-                seq=index + 1,
-            )
+            stored_turn(
+                item["question"],
+                item["answer"],
+                summary,
+                embedding_from_bytes(embedding_to_bytes(vector)),
+            ).with_seq(index + 1)
             for index, (item, summary, vector) in enumerate(
                 zip(items, summaries, vectors, strict=True)
             )
@@ -145,7 +152,7 @@ def prepare(
             Thread(
                 id=thread["id"],
                 turns=turns,
-                queries=queries,
+                embed=embed,
                 needs=[item.get("needs", []) for item in items],
                 kinds=[item["kind"] for item in items],
             )
@@ -154,7 +161,7 @@ def prepare(
 
 
 def evaluate(threads: list[Thread], **options: Any) -> Score:
-    """Run every labelled follow-up through `select_context(**options)` and tally."""
+    """Run every labelled follow-up through the agent's selection path and tally."""
     score = Score()
     recent = int(options.get("recent", context.DEFAULT_RECENT))
     for thread in threads:
@@ -162,12 +169,8 @@ def evaluate(threads: list[Thread], **options: Any) -> Score:
             if not needs:
                 continue
             history = thread.turns[:index]
-            selection = select_context(
-                history,
-                thread.turns[index].question,
-                query_embedding=thread.queries[index],
-                **options,
-            )
+            query, vector = thread.query(index)
+            selection = select_context(history, query, query_embedding=vector, **options)
             sent = {entry.position for entry in selection.entries}
             found = sum(1 for need in needs if need in sent)
             older = [need for need in needs if need < index - recent]
@@ -198,11 +201,12 @@ def time_selection(
     history = tuple(pool[i % len(pool)] for i in range(size))
     query_thread = threads[0]
     probes = [i for i, needs in enumerate(query_thread.needs) if needs] or [1]
+    queries = [query_thread.query(index) for index in probes]
     wall, cpu = [], []
     for repeat in range(TIMING_REPEATS):
-        index = probes[repeat % len(probes)]
-        query = query_thread.turns[index].question
-        vector = None if lexical else query_thread.queries[index]
+        query, vector = queries[repeat % len(queries)]
+        if lexical:
+            vector = None
         if cold:
             context._document_terms.cache_clear()
         start, start_cpu = time.perf_counter(), time.thread_time()
@@ -289,16 +293,13 @@ def time_query_embedding(embedder: LocalEmbedder, threads: list[Thread]) -> floa
 
 SWEEP = {
     "local": {
-        "recent": (1, 2, 3),
-        "top_k": (4, 6, 8),
-        "min_similarity": (0.2, 0.25, 0.3),
-        "similarity_margin": (0.15, 0.2, 0.25, 1.0),
+        "min_relevance": (0.0, 0.5, 1.0, 1.5, 2.0),
+        "neighbour_weight": (0.0, 0.5),
         "token_budget": (1000, 2000),
     },
     "lexical": {
-        "recent": (1, 2, 3),
-        "top_k": (4, 6, 8),
-        "min_lexical_score": (0.03, 0.05, 0.1),
+        "min_relevance": (0.0, 0.5, 1.0, 1.5, 2.0),
+        "neighbour_weight": (0.0, 0.5),
         "token_budget": (1000, 2000),
     },
 }
@@ -317,13 +318,8 @@ def sweep(threads_by_backend: dict[str, list[Thread]]) -> None:
             print(f"| {cells} | {s.recall:.1%} | {s.older_recall:.1%} | {s.reduction:.1%} |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sweep", action="store_true", help="print a grid of settings")
-    args = parser.parse_args()
-
+def run_threads(embed: Embed, embedder: LocalEmbedder, *, grid: bool) -> None:
     raw = load_threads()
-    embed, embedder = local_embed()
     start = time.perf_counter()
     threads = {
         "local": prepare(raw, embed),
@@ -331,24 +327,24 @@ def main() -> None:
     }
     prepared = time.perf_counter() - start
     turns = sum(len(t.turns) for t in threads["local"])
-    if args.sweep:
+    if grid:
         sweep(threads)
         return
     threads["local, turn vector = question + summary"] = prepare(
         raw, embed, question_and_summary_text
     )
-    threads["local, turn vector = question (reused)"] = prepare(raw, embed, None)
+    threads["local, turn vector = question"] = prepare(raw, embed, None)
 
     print(
         f"## Context selection on {len(raw)} threads of {MIN_THREAD_TURNS}+ turns "
         f"({turns} turns; prepared in {prepared:.1f} s)\n"
     )
     print(
-        f"Defaults: recent={context.DEFAULT_RECENT}, top_k={context.DEFAULT_TOP_K}, "
-        f"max_turns={context.DEFAULT_MAX_TURNS}, token_budget={context.DEFAULT_TOKEN_BUDGET}, "
-        f"min_similarity={context.DEFAULT_MIN_SIMILARITY}, "
-        f"similarity_margin={context.DEFAULT_SIMILARITY_MARGIN}, "
-        f"min_lexical_score={context.DEFAULT_MIN_LEXICAL_SCORE}\n"
+        f"Defaults: recent={context.DEFAULT_RECENT}, token_budget={context.DEFAULT_TOKEN_BUDGET}, "
+        f"min_relevance={context.DEFAULT_MIN_RELEVANCE}, "
+        f"lexical_weight={context.DEFAULT_LEXICAL_WEIGHT}, "
+        f"neighbour_weight={context.DEFAULT_NEIGHBOUR_WEIGHT} "
+        f"(window {context.NEIGHBOUR_WINDOW})\n"
     )
     rows = [(name, evaluate(backend_threads)) for name, backend_threads in threads.items()]
     print_quality(rows)
@@ -359,6 +355,47 @@ def main() -> None:
     print_timing(threads["local"])
     per_query = time_query_embedding(embedder, threads["local"])
     print(f"\nOne query embedding (local int8 MiniLM, 2 threads): {per_query:.2f} ms.")
+
+
+def run_locomo(folder: Path, embed: Embed, json_path: Path | None) -> None:
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        print(f"\nLoCoMo: skipped — no conversation files in {folder}.")
+        return
+    start = time.perf_counter()
+    conversations = locomo.load_folder(folder, embed)
+    loaded = time.perf_counter() - start
+    turns = sum(len(c.turns) for c in conversations)
+    print(
+        f"\n## LoCoMo: {len(conversations)} conversations from {folder} "
+        f"({turns:,} turns, prepared in {loaded:.1f} s)\n"
+    )
+    result = locomo.run(conversations, embed)
+    locomo.print_tables(result)
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
+        print(f"\nWrote {json_path}.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", action="store_true", help="print a grid of settings")
+    parser.add_argument(
+        "--locomo",
+        type=Path,
+        nargs="?",
+        const=LOCOMO_PATH,
+        help=f"only LoCoMo, from this folder of conversation files (default {LOCOMO_PATH})",
+    )
+    parser.add_argument("--json", type=Path, help="write LoCoMo's figures to this file")
+    args = parser.parse_args()
+
+    embed, embedder = local_embed()
+    if args.locomo is None:
+        run_threads(embed, embedder, grid=args.sweep)
+        if args.sweep:
+            return
+    run_locomo(args.locomo or LOCOMO_PATH, embed, args.json)
 
 
 if __name__ == "__main__":

@@ -702,6 +702,9 @@ class Thread:
         default_factory=lambda: defaultdict(list)
     )
     current: tuple[Company, str, int] | None = None
+    # (first turn, second turn, first company, second company, metric, year) of each
+    # "And what about X?" that put two companies' figures for one metric side by side.
+    pairs: list[tuple[int, int, Company, Company, str, int]] = field(default_factory=list)
 
     def add(
         self,
@@ -953,6 +956,8 @@ def follow_up(thread: Thread) -> None:
         )
         answer, states = explicit_answer(rng, other, metric, year)
         topic = (other, metric, year)
+        here = len(thread.turns)
+        thread.pairs.append((here - 1, here, company, other, metric, year))
     elif kind == "other_year":
         other_year = rng.choice([y for y in YEARS if y != year])
         question = rng.choice(
@@ -1159,6 +1164,84 @@ def versus_previous(thread: Thread, anchors: list[tuple[str, str, int, int]]) ->
     )
 
 
+def which_of_two(thread: Thread, pair: tuple[int, int, Company, Company, str, int]) -> None:
+    """A vague question about a pair of companies a question or two ago: needs both turns.
+
+    "Which of those two was higher?" names nothing; after an intervening question only the
+    companies of the recent turns say what "those two" are.
+    """
+    rng = thread.rng
+    first, second, a, b, metric, year = pair
+    va, vb = value(a, metric, year), value(b, metric, year)
+    question = rng.choice(
+        [
+            "Going back to the two companies before that — which one was higher?",
+            "Of the two we compared a moment ago, which comes out ahead?",
+            "Compare the two we discussed just before that.",
+            "Which of those two did better on that measure?",
+        ]
+    )
+    winner, loser = (a, b) if va > vb else (b, a)
+    answer = pad(
+        rng,
+        winner,
+        [
+            f"{winner.name} comes out ahead: {a.name}'s {METRICS[metric].name} was "
+            f"{fmt(metric, va)} in FY{year}, against {fmt(metric, vb)} for {b.name}.",
+            f"{loser.name} trails on this measure.",
+        ],
+    )
+    states = [(a, metric, year), (b, metric, year)]
+    thread.add(
+        question, answer, "vague:which_of_two", states=states, needs=[first, second], topic=None
+    )
+
+
+def rank_covered(thread: Thread, metric: str, anchors: list[tuple[str, str, int, int]]) -> None:
+    """ "Which of them had the highest margin?" over every company the thread gave it for.
+
+    Multi-hop: needs each turn that stated the metric, three or four of them, none named.
+    """
+    rng = thread.rng
+    m = METRICS[metric]
+    what = rng.choice(m.synonyms)
+    question = rng.choice(
+        [
+            f"Of all the companies we've covered, which had the highest {what}?",
+            f"Rank the companies we discussed by {what}.",
+            f"Which of them had the best {what} in the figures you gave me?",
+        ]
+    )
+    figures = sorted(
+        (
+            (value(BY_TICKER[ticker], metric, year), BY_TICKER[ticker], year)
+            for ticker, _, _, year in anchors
+        ),
+        key=lambda item: -item[0],
+    )
+    ranked = "; ".join(
+        f"{company.name} {fmt(metric, figure)} (FY{year})" for figure, company, year in figures
+    )
+    leader = figures[0][1]
+    answer = pad(
+        rng,
+        leader,
+        [
+            f"From the figures earlier in this thread, by {m.name}: {ranked}.",
+            f"{leader.name} leads on this measure.",
+        ],
+    )
+    states = [(BY_TICKER[ticker], metric, year) for ticker, _, _, year in anchors]
+    thread.add(
+        question,
+        answer,
+        "multi_hop:rank",
+        states=states,
+        needs=[turn for _, _, turn, _ in anchors],
+        topic=None,
+    )
+
+
 def general(thread: Thread) -> None:
     question, answer = thread.rng.choice(GENERAL)
     thread.add(question, answer, "general", states=[], topic=None)
@@ -1200,6 +1283,17 @@ def make_thread(rng: random.Random, length: int) -> list[dict]:
             options.append((0.06, partial(compare_earlier, pairs=pairs)))
         if same_metric:
             options.append((0.05, partial(versus_previous, anchors=same_metric)))
+        # A pair compared one to three questions ago, with something in between.
+        recent_pairs = [p for p in thread.pairs if index - 4 <= p[1] <= index - 2]
+        if recent_pairs:
+            options.append((0.25, partial(which_of_two, pair=recent_pairs[-1])))
+        by_metric: dict[str, list[tuple[str, str, int, int]]] = defaultdict(list)
+        for anchor in anchors:
+            by_metric[anchor[1]].append(anchor)
+        rankable = sorted(m for m, found in by_metric.items() if 3 <= len(found) <= 4)
+        if rankable:
+            metric = rng.choice(rankable)
+            options.append((0.08, partial(rank_covered, metric=metric, anchors=by_metric[metric])))
         weights, actions = zip(*options, strict=True)
         rng.choices(actions, weights=weights)[0](thread)
     return thread.turns

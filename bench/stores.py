@@ -12,6 +12,9 @@ round, so a burst of load from other processes falls on all of them alike. Appen
 the measured session, so its history grows by `--appends` turns meanwhile. A store that
 appends in constant time has an append@1000 / append@10 ratio near 1.
 
+A second table loads the latest 1,000, 2,000 and 5,000 turns of a 5,000-turn thread: the
+cost of each `DEXTER_HISTORY_LOAD_LIMIT` on every answer in a thread that long.
+
 Redis uses its own database number and a key prefix of this run, PostgreSQL a schema of
 this run; both are deleted at the end. Figures only: nothing here passes or fails.
 """
@@ -47,6 +50,8 @@ from stores.sql_engine import create_store_engine
 
 HISTORY_LENGTHS = (10, 100, 1000)
 LOAD_LIMIT = 100
+# `DEXTER_HISTORY_LOAD_LIMIT` candidates, loaded from one thread of the longest.
+WHOLE_LOAD_LIMITS = (1000, 2000, 5000)
 EMBEDDING_DIMENSIONS = 384
 REDIS_PREFIX = f"dexter-bench-{os.getpid()}"
 POSTGRES_SCHEMA = f"dexter_bench_{os.getpid()}"
@@ -127,6 +132,26 @@ async def measure(
     return results
 
 
+async def measure_whole_loads(
+    store: SessionStore, turns: list[Turn], args: argparse.Namespace
+) -> dict[int, list[float]]:
+    """Milliseconds to load the latest 1,000, 2,000 and 5,000 turns of a 5,000-turn thread:
+    what each `DEXTER_HISTORY_LOAD_LIMIT` costs every answer in a thread that long."""
+    session_id = f"bench:T1:C1:whole-{time.time_ns()}"
+    longest = max(WHOLE_LOAD_LIMITS)
+    for start in range(0, longest, 100):
+        batch = [turns[i % len(turns)] for i in range(start, start + 100)]
+        await asyncio.gather(*(store.append(session_id, turn) for turn in batch))
+    results: dict[int, list[float]] = {limit: [] for limit in WHOLE_LOAD_LIMITS}
+    for round_number in range(-2, args.whole_loads):
+        for limit in WHOLE_LOAD_LIMITS:
+            took = await timed(store.load(session_id, limit=limit))
+            if round_number >= 0:
+                results[limit].append(took)
+    await store.clear(session_id)
+    return results
+
+
 def _rotated(sessions: dict[int, str], by: int) -> list[tuple[int, str]]:
     """The sessions in a different order each round, so none is always timed first."""
     items = list(sessions.items())
@@ -195,6 +220,7 @@ async def run(args: argparse.Namespace) -> None:
     rng = random.Random(20261128)
     turns = [realistic_turn(rng) for _ in range(max(HISTORY_LENGTHS) + args.appends)]
     rows = []
+    whole: list[tuple[str, dict[int, list[float]]]] = []
     with tempfile.TemporaryDirectory() as directory:
         backends = {
             "memory": memory_store,
@@ -212,7 +238,11 @@ async def run(args: argparse.Namespace) -> None:
                     print(f"- {name}: skipped, {exc}")
                     continue
                 rows.append((name, await measure(store, turns, args)))
+                if args.whole_loads:
+                    whole.append((name, await measure_whole_loads(store, turns, args)))
     print_table(rows, args)
+    if whole:
+        print_whole_table(whole, args)
 
 
 def print_table(rows: list[tuple[str, dict[int, Timings]]], args: argparse.Namespace) -> None:
@@ -236,6 +266,23 @@ def print_table(rows: list[tuple[str, dict[int, Timings]]], args: argparse.Names
             )
 
 
+def print_whole_table(
+    rows: list[tuple[str, dict[int, list[float]]]], args: argparse.Namespace
+) -> None:
+    print(
+        f"\n`load(limit=N)` of a {max(WHOLE_LOAD_LIMITS):,}-turn thread ×{args.whole_loads} "
+        "per cell, milliseconds (median / p99)\n"
+    )
+    print("| backend | " + " | ".join(f"limit {limit:,}" for limit in WHOLE_LOAD_LIMITS) + " |")
+    print("|---|" + "---:|" * len(WHOLE_LOAD_LIMITS))
+    for name, results in rows:
+        cells = [
+            f"{median(results[limit]):.1f} / {p99(results[limit]):.1f}"
+            for limit in WHOLE_LOAD_LIMITS
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stores", description=__doc__)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
@@ -250,6 +297,12 @@ def main() -> None:
     )
     parser.add_argument("--loads", type=int, default=300, help="load samples per cell")
     parser.add_argument("--appends", type=int, default=100, help="append samples per cell")
+    parser.add_argument(
+        "--whole-loads",
+        type=int,
+        default=20,
+        help="samples per load limit of a 5,000-turn thread (0 skips that table)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

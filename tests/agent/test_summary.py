@@ -7,6 +7,7 @@ from agent.summary import (
     extractive_summary,
     key_entities,
     key_figures,
+    mentioned_names,
     split_sentences,
     strip_markdown,
 )
@@ -150,10 +151,26 @@ def test_sentences_split_at_full_stops_not_at_decimals_or_abbreviations() -> Non
     ]
 
 
-def test_content_terms_drop_stopwords_and_fold_plurals() -> None:
-    assert content_terms("What were Apple's gross margins in 2023?") == [
-        "apple",
-        "gross",
-        "margin",
-        "2023",
-    ]
+def test_content_terms_drop_stopwords_and_stem() -> None:
+    assert content_terms("What were Apple's profits in 2023?") == ["appl", "netincom", "2023"]
+    assert content_terms("camped") == content_terms("camping") == ["camp"]
+
+
+def test_a_metric_is_one_term_whatever_an_analyst_calls_it() -> None:
+    assert content_terms("top line") == content_terms("sales") == content_terms("revenues")
+    assert content_terms("FCF") == content_terms("free cash flow")
+    assert content_terms("EPS") == content_terms("diluted earnings per share")
+    assert content_terms("R&D spending") == content_terms("research and development")
+    assert content_terms("net interest income") != content_terms("net income")
+    assert content_terms("gross profit margin") == content_terms("gross margins")
+
+
+def test_mentioned_names_are_names_used_as_names_not_words_opening_a_sentence() -> None:
+    text = (
+        "Bank of America (BAC) reported $26.5 billion. Currency moves hurt. "
+        "Starting from that, Tesla grew. Yeah, and $NVDA too."
+    )
+
+    assert mentioned_names(text) == ["BAC", "NVDA", "America", "Tesla"]
+    assert mentioned_names("Microsoft (MSFT) reported $245.1 billion.") == ["MSFT", "Microsoft"]
+    assert mentioned_names("Glad you asked. Remember Jon?") == ["Jon"]
