@@ -25,13 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from stores.base import UnsupportedStoreURL
 
 SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=10000",
+    "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
 )
-"""WAL with synchronous=NORMAL survives a crash of the process; a power cut may lose the
-last commits, which is the usual trade for a chat history."""
+"""The busy timeout comes first: switching a new file to WAL takes its lock, and without
+the timeout a second connection opening the file at that moment failed at once ("database
+is locked"). WAL with synchronous=NORMAL survives a crash of the process; a power cut may
+lose the last commits, which is the usual trade for a chat history."""
 
 POSTGRES_CONNECT_TIMEOUT = 10.0
 POSTGRES_COMMAND_TIMEOUT = 30.0
