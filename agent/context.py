@@ -15,7 +15,10 @@ names, tickers, rare terms). Each is turned into z-scores over the thread, so ne
 scale dominates by accident, and averaged with weight `lexical_weight` on BM25. A turn then
 also takes `neighbour_weight` times the best score of the turns within `NEIGHBOUR_WINDOW`
 of it: in a conversation the answer to a question often sits next to the turn that
-matches its words ("Where did you go?" — "To the lake.").
+matches its words ("Where did you go?" — "To the lake."). The last few older turns get up
+to `recency_weight` more, falling with distance, since a question most often means what
+was just discussed; and turns whose author the question names (a Slack mention, a
+speaker's name) get `author_weight` more.
 
 Count caps and a margin below the best match used to decide; on LoCoMo's long
 conversations they threw away a third of the turns answers needed and left most of the
@@ -54,9 +57,9 @@ DEFAULT_MIN_RELEVANCE = 0.5
 NEIGHBOUR_WINDOW = 2
 MIN_TURNS_FOR_RELEVANCE = 8  # older turns below which `min_relevance` does not apply
 # What the recent past and a named author add to a turn's relevance, in standard deviations.
-RECENCY_WEIGHT = 1.0
+DEFAULT_RECENCY_WEIGHT = 1.0
 RECENCY_SPAN = 4  # turns before the recent window, the bonus falling linearly to nothing
-AUTHOR_WEIGHT = 1.0
+DEFAULT_AUTHOR_WEIGHT = 1.0
 # Turns whose companies a vague follow-up ("which grew faster?") most likely means.
 VAGUE_FOLLOW_UP_TURNS = 4
 
@@ -127,6 +130,8 @@ def select_context(
     min_relevance: float = DEFAULT_MIN_RELEVANCE,
     lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
     neighbour_weight: float = DEFAULT_NEIGHBOUR_WEIGHT,
+    recency_weight: float = DEFAULT_RECENCY_WEIGHT,
+    author_weight: float = DEFAULT_AUTHOR_WEIGHT,
 ) -> ContextSelection:
     """The earlier turns (oldest first) that `query` needs, within `token_budget` tokens.
 
@@ -174,6 +179,8 @@ def select_context(
         query_embedding,
         lexical_weight=lexical_weight,
         neighbour_weight=neighbour_weight,
+        recency_weight=recency_weight,
+        author_weight=author_weight,
     )
     room = token_budget - total - _notes_frame_tokens()
     # Standard deviations over a handful of turns say little: a short thread goes whole.
@@ -215,6 +222,8 @@ def _relevance(
     *,
     lexical_weight: float,
     neighbour_weight: float,
+    recency_weight: float,
+    author_weight: float,
 ) -> tuple[np.ndarray, Scoring]:
     """Per turn, the fused relevance in standard deviations above the thread's mean."""
     if not turns:
@@ -227,11 +236,13 @@ def _relevance(
         fused = (dense + lexical_weight * lexical) / (1.0 + lexical_weight)
     if neighbour_weight and len(fused) > 1:
         fused = fused + neighbour_weight * _best_neighbour(fused, NEIGHBOUR_WINDOW)
-    fused[-RECENCY_SPAN:] += _RECENCY_BONUS[-min(RECENCY_SPAN, len(fused)) :]
-    return fused + AUTHOR_WEIGHT * _by_named_author(turns, query), scoring
+    fused[-RECENCY_SPAN:] += recency_weight * _RECENCY_RAMP[-min(RECENCY_SPAN, len(fused)) :]
+    if author_weight:
+        fused = fused + author_weight * _by_named_author(turns, query)
+    return fused, scoring
 
 
-_RECENCY_BONUS = RECENCY_WEIGHT * np.linspace(1 / RECENCY_SPAN, 1.0, RECENCY_SPAN)
+_RECENCY_RAMP = np.linspace(1 / RECENCY_SPAN, 1.0, RECENCY_SPAN, dtype=np.float32)
 
 
 def _by_named_author(turns: Sequence[Turn], query: str) -> np.ndarray:

@@ -18,10 +18,10 @@ scored against every stored turn; nothing stored is embedded again on read. The 
 vector is not reused as the turn's: the answer did not exist when it was computed. So a
 turn costs two embeddings in all, the question's (read) and `turn_text`'s (write).
 
-`python -m bench.context` measured the choice on 938 labelled follow-ups: summary vectors
-97.2% needed-turn recall (93.2% for turns outside the recent window), question+summary
-vectors 96.6% (91.8%) at 1% more tokens, and the question's vector reused as the turn's
-81.4% (55.0%) — worse than no embeddings at all (lexical BM25: 96.7%, 92.0%).
+`python -m bench.context` measured the choice on 953 labelled follow-ups: summary vectors
+98.5% needed-turn recall (97.1% for turns outside the recent window), question+summary
+vectors 98.8% (97.8%) at slightly more tokens, and the question's text as the turn's
+95.7% (91.7%), below no embeddings at all (lexical BM25 alone: 98.0%, 96.3%).
 
 Backends: `LocalEmbedder` (all-MiniLM-L6-v2, int8 ONNX, offline, 384 dimensions) and
 `OpenAIEmbedder` (the embeddings API). "lexical" means no embedder: `agent.context`

@@ -40,21 +40,47 @@ _NAME_WORD = r"[A-Z][A-Za-z]*[a-z][A-Za-z]*"  # capitalised with a lower-case le
 _NAME = re.compile(rf"\b{_NAME_WORD}(?:\s(?:&\s)?{_NAME_WORD})*")
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
-# What analysts call one metric several ways, most specific first ("net interest income"
-# before "net income", "gross profit margin" before "profit").
-_METRIC_NAMES = tuple(
-    (re.compile(pattern), term)
-    for pattern, term in (
-        (r"\bnet interest income\b|\bnii\b", " netinterestincome "),
-        (r"\bgross (?:profit )?margins?\b", " grossmargin "),
-        (r"\b(?:operating|op|ebit) margins?\b", " operatingmargin "),
-        (r"\bfree cash flows?\b|\bfcf\b", " freecashflow "),
-        (r"\b(?:diluted )?(?:eps|earnings per share)\b", " eps "),
-        (r"\br&d(?: spending| budget)?\b|\bresearch and development\b", " rnd "),
-        (r"\bnet (?:income|profits?|earnings)\b|\bbottom[- ]line\b|\bprofits?\b", " netincome "),
-        (r"\btop[- ]line\b|\btotal revenues?\b|\brevenues?\b|\bsales\b", " revenue "),
-    )
-)
+# What analysts call one metric several ways, as word sequences; the longest match wins
+# ("net interest income" over "net income", "gross profit margin" over "profit").
+_METRIC_TERMS = {
+    "netinterestincome": ("net interest income", "nii"),
+    "grossmargin": ("gross profit margin", "gross profit margins", "gross margin", "gross margins"),
+    "operatingmargin": tuple(
+        f"{kind} {margin}"
+        for kind in ("operating", "op", "ebit")
+        for margin in ("margin", "margins")
+    ),
+    "freecashflow": ("free cash flow", "free cash flows", "fcf"),
+    "eps": ("diluted eps", "diluted earnings per share", "earnings per share", "eps"),
+    "rnd": ("r d spending", "r d budget", "r d", "research and development"),
+    "netincome": (
+        "net income",
+        "net profit",
+        "net profits",
+        "net earnings",
+        "bottom line",
+        "profit",
+        "profits",
+    ),
+    "revenue": ("top line", "total revenue", "total revenues", "revenue", "revenues", "sales"),
+}
+
+
+def _phrase_index(
+    terms: dict[str, tuple[str, ...]],
+) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """First word -> (phrase words, term), longest phrase first."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for term, names in terms.items():
+        for name in names:
+            words = tuple(name.split())
+            index.setdefault(words[0], []).append((words, term))
+    for phrases in index.values():
+        phrases.sort(key=lambda phrase: -len(phrase[0]))
+    return index
+
+
+_METRIC_PHRASES = _phrase_index(_METRIC_TERMS)
 
 # Word lists read best as text, hence the split() calls.
 # Upper-case words that are finance vocabulary, not tickers.
@@ -206,18 +232,27 @@ def content_terms(text: str) -> list[str]:
     on LoCoMo over folding plurals alone (`python -m bench.context`).
     """
     terms = []
-    for word in _WORD.findall(_canonical_metrics(text.lower())):
+    for word in _metric_words(_WORD.findall(text.lower())):
         term = _term(word)
         if term:
             terms.append(term)
     return terms
 
 
-def _canonical_metrics(text: str) -> str:
-    """`text` (lower case) with each metric's other names replaced by one term."""
-    for pattern, term in _METRIC_NAMES:
-        text = pattern.sub(term, text)
-    return text
+def _metric_words(words: list[str]) -> list[str]:
+    """`words` with each metric's names, one word or several, replaced by one term."""
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        for phrase, term in _METRIC_PHRASES.get(words[index], ()):
+            if tuple(words[index : index + len(phrase)]) == phrase:
+                out.append(term)
+                index += len(phrase)
+                break
+        else:
+            out.append(words[index])
+            index += 1
+    return out
 
 
 @lru_cache(maxsize=65_536)

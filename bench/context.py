@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.context --locomo DIR       # LoCoMo only, on any folder of its files
     .venv/bin/python -m bench.context --json out.json    # also write LoCoMo's figures as JSON
     .venv/bin/python -m bench.context --sweep            # our threads over a grid of settings
+    .venv/bin/python -m bench.context --ablation         # also each part switched off
 
 Our threads (bench/data/threads.jsonl): every turn is summarised (`extractive_summary`),
 counted and embedded once, from `turn_text`, as the orchestrator writes it (see
@@ -318,7 +319,7 @@ def sweep(threads_by_backend: dict[str, list[Thread]]) -> None:
             print(f"| {cells} | {s.recall:.1%} | {s.older_recall:.1%} | {s.reduction:.1%} |")
 
 
-def run_threads(embed: Embed, embedder: LocalEmbedder, *, grid: bool) -> None:
+def run_threads(embed: Embed, embedder: LocalEmbedder, *, grid: bool, ablation: bool) -> None:
     raw = load_threads()
     start = time.perf_counter()
     threads = {
@@ -347,6 +348,10 @@ def run_threads(embed: Embed, embedder: LocalEmbedder, *, grid: bool) -> None:
         f"(window {context.NEIGHBOUR_WINDOW})\n"
     )
     rows = [(name, evaluate(backend_threads)) for name, backend_threads in threads.items()]
+    if ablation:
+        rows += [
+            (name, evaluate(threads["local"], **options)) for name, options in ABLATIONS.items()
+        ]
     print_quality(rows)
     print(f"\n{OPENAI_SKIPPED}\n")
     print("### Needed-turn recall by follow-up kind\n")
@@ -357,7 +362,18 @@ def run_threads(embed: Embed, embedder: LocalEmbedder, *, grid: bool) -> None:
     print(f"\nOne query embedding (local int8 MiniLM, 2 threads): {per_query:.2f} ms.")
 
 
-def run_locomo(folder: Path, embed: Embed, json_path: Path | None) -> None:
+# Each part of the shipped selection switched off in turn: `--ablation`.
+ABLATIONS = {
+    "dexter, no neighbours": {"neighbour_weight": 0.0},
+    "dexter, no BM25": {"lexical_weight": 0.0},
+    "dexter, no recency": {"recency_weight": 0.0},
+    "dexter, no named author": {"author_weight": 0.0},
+}
+
+
+def run_locomo(
+    folder: Path, embed: Embed, json_path: Path | None, *, ablation: bool = False
+) -> None:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         print(f"\nLoCoMo: skipped — no conversation files in {folder}.")
@@ -370,7 +386,7 @@ def run_locomo(folder: Path, embed: Embed, json_path: Path | None) -> None:
         f"\n## LoCoMo: {len(conversations)} conversations from {folder} "
         f"({turns:,} turns, prepared in {loaded:.1f} s)\n"
     )
-    result = locomo.run(conversations, embed)
+    result = locomo.run(conversations, embed, ABLATIONS if ablation else None)
     locomo.print_tables(result)
     if json_path is not None:
         json_path.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
@@ -388,14 +404,17 @@ def main() -> None:
         help=f"only LoCoMo, from this folder of conversation files (default {LOCOMO_PATH})",
     )
     parser.add_argument("--json", type=Path, help="write LoCoMo's figures to this file")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also run each part of the selection switched off"
+    )
     args = parser.parse_args()
 
     embed, embedder = local_embed()
     if args.locomo is None:
-        run_threads(embed, embedder, grid=args.sweep)
+        run_threads(embed, embedder, grid=args.sweep, ablation=args.ablation)
         if args.sweep:
             return
-    run_locomo(args.locomo or LOCOMO_PATH, embed, args.json)
+    run_locomo(args.locomo or LOCOMO_PATH, embed, args.json, ablation=args.ablation)
 
 
 if __name__ == "__main__":

@@ -169,8 +169,17 @@ def load_folder(folder: Path, embed: Embed) -> list[Conversation]:
     return [load_conversation(path, embed) for path in sorted(folder.glob("*.json"))]
 
 
-def run(conversations: list[Conversation], embed: Embed) -> Result:
-    tallies = {name: {budget: Tally() for budget in BUDGETS} for name in ("dexter", *BASELINES)}
+def run(
+    conversations: list[Conversation],
+    embed: Embed,
+    variants: dict[str, dict[str, float]] | None = None,
+) -> Result:
+    """Every selector on every question; `variants` adds rows of `dexter` with some of
+    `select_context`'s options changed (an ablation), named by the dict's keys."""
+    variants = variants or {}
+    tallies = {
+        name: {budget: Tally() for budget in BUDGETS} for name in ("dexter", *variants, *BASELINES)
+    }
     selection_ms: list[float] = []
     sizes: list[int] = []
     for conversation in conversations:
@@ -196,6 +205,12 @@ def run(conversations: list[Conversation], embed: Embed) -> Result:
                 sizes.append(len(turns))
                 chosen = {entry.position for entry in selection.entries}
                 tallies["dexter"][budget].add(question, chosen, selection.tokens, thread)
+                for name, options in variants.items():
+                    variant = select_context(
+                        turns, query, query_embedding=query_vector, token_budget=room, **options
+                    )
+                    chosen = {entry.position for entry in variant.entries}
+                    tallies[name][budget].add(question, chosen, variant.tokens, thread)
                 for name, order in rankings.items():
                     chosen, sent = _filled(order, costs, room)
                     tallies[name][budget].add(question, chosen, sent, thread)

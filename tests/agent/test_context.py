@@ -121,6 +121,27 @@ def test_a_vague_follow_up_searches_with_the_companies_of_the_last_turns() -> No
     assert select_context(turns, vague).seqs == (1, 2, 3)
 
 
+def test_the_companies_of_the_last_turns_find_what_a_vague_follow_up_means() -> None:
+    weather = [
+        turn(seq, f"Weather pattern {seq} in Lisbon?", f"Pattern {seq}: mild rain.", f"Rain {seq}.")
+        for seq in range(1, 13)
+    ]
+    talk = [
+        turn(13, "What was Apple's revenue?", "Apple (AAPL) had $383.3B.", "Apple: $383.3B."),
+        turn(14, "And Microsoft?", "Microsoft (MSFT) had $245.1B.", "Microsoft: $245.1B."),
+        turn(15, "Any Nvidia news?", "Nvidia (NVDA) launched Blackwell.", "Nvidia: Blackwell."),
+    ]
+    turns = weather + talk
+    vague = "Which of those two grew faster?"
+
+    plain = select_context(turns, vague, recency_weight=0)
+    searched = select_context(turns, retrieval_query(vague, turns), recency_weight=0)
+
+    assert not {13, 14} <= set(plain.seqs)
+    assert {13, 14} <= set(searched.seqs)
+    assert set(range(1, 11)).isdisjoint(searched.seqs)
+
+
 def test_a_question_naming_an_author_prefers_their_turns() -> None:
     turns = [
         turn(seq, f"{'Maria' if seq % 2 else 'John'}: I went hiking on day {seq}.", "", user=who)
