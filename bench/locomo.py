@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,7 @@ BASELINE_RECENT = 4
 RRF_K = 60
 BASELINES = ("recency", "bm25", "minilm", "rrf")
 _DIALOGUE_ID = re.compile(r"D(\d+):(\d+)")
+_SESSION = re.compile(r"session_(\d+)")
 _WORD = re.compile(r"[a-z0-9]+")
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -130,11 +132,12 @@ class Result:
 def load_conversation(path: Path, embed: Embed) -> Conversation:
     """A LoCoMo file as stored turns, oldest first, and its questions with evidence turns."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    utterances = []
-    number = 1
-    while f"session_{number}" in data or f"session_{number}_date_time" in data:
-        utterances.extend(data.get(f"session_{number}") or [])
-        number += 1
+    sessions = sorted(
+        (int(match.group(1)), key)
+        for key in data
+        if (match := _SESSION.fullmatch(key)) and isinstance(data[key], list)
+    )
+    utterances = [u for _, key in sessions for u in data[key] if isinstance(u, dict)]
     questions_text = [_utterance_text(u) for u in utterances]
     summaries = [extractive_summary(text, "") for text in questions_text]
     vectors = embed([turn_text(q, s) for q, s in zip(questions_text, summaries, strict=True)])
@@ -149,14 +152,21 @@ def load_conversation(path: Path, embed: Embed) -> Conversation:
     position = {u.get("dia_id"): index for index, u in enumerate(utterances)}
     questions = []
     for item in data.get("qa", []):
-        category = item.get("category")
-        if category not in CATEGORIES:
+        category = _category(item.get("category"))
+        if category not in CATEGORIES or not item.get("question"):
             continue
         ids = _DIALOGUE_ID.findall(" ".join(str(e) for e in item.get("evidence") or []))
         evidence = sorted({position[f"D{a}:{b}"] for a, b in ids if f"D{a}:{b}" in position})
         if evidence:  # a few questions cite utterances the file does not hold
             questions.append(Question(str(item["question"]), category, evidence))
     return Conversation(path.stem, turns, questions)
+
+
+def _category(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _utterance_text(utterance: dict) -> str:
