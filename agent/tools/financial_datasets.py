@@ -116,34 +116,40 @@ class FinancialDatasetsClient:
     async def income_statements(
         self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
     ) -> ApiResponse:
-        return await self._statements(
-            "income-statements", "income_statements", ticker, period, limit, report_period
+        return await self._per_period(
+            "/financials/income-statements/",
+            "income_statements",
+            ticker,
+            period,
+            limit,
+            report_period,
         )
 
     async def balance_sheets(
         self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
     ) -> ApiResponse:
-        return await self._statements(
-            "balance-sheets", "balance_sheets", ticker, period, limit, report_period
+        return await self._per_period(
+            "/financials/balance-sheets/", "balance_sheets", ticker, period, limit, report_period
         )
 
     async def cash_flow_statements(
         self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
     ) -> ApiResponse:
-        return await self._statements(
-            "cash-flow-statements", "cash_flow_statements", ticker, period, limit, report_period
+        return await self._per_period(
+            "/financials/cash-flow-statements/",
+            "cash_flow_statements",
+            ticker,
+            period,
+            limit,
+            report_period,
         )
 
     async def financial_metrics(
         self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
     ) -> ApiResponse:
-        params: dict[str, ParamValue] = {
-            "ticker": ticker,
-            "period": period,
-            "limit": limit,
-            **report_period.params("report_period"),
-        }
-        return await self._get("/financial-metrics/", params, "financial_metrics")
+        return await self._per_period(
+            "/financial-metrics/", "financial_metrics", ticker, period, limit, report_period
+        )
 
     async def financial_metrics_snapshot(self, ticker: str) -> ApiResponse:
         return await self._get("/financial-metrics/snapshot/", {"ticker": ticker}, "snapshot")
@@ -225,22 +231,23 @@ class FinancialDatasetsClient:
 
     # transport --------------------------------------------------------------------------
 
-    async def _statements(
+    async def _per_period(
         self,
-        slug: str,
+        path: str,
         field: str,
         ticker: str,
         period: Period,
         limit: int,
         report_period: DateFilter,
     ) -> ApiResponse:
+        """An endpoint of figures per reporting period: statements and metrics."""
         params: dict[str, ParamValue] = {
             "ticker": ticker,
             "period": period,
             "limit": limit,
             **report_period.params("report_period"),
         }
-        return await self._get(f"/financials/{slug}/", params, field)
+        return await self._get(path, params, field)
 
     async def _get(
         self, path: str, params: Mapping[str, ParamValue], field: str, *, whole: bool = False

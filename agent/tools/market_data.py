@@ -1,17 +1,20 @@
 """The market-data tools: what the model may ask the Financial Datasets API, and how.
 
-Each tool is an argument model (what the model may send, checked before any request), an
-async function over `FinancialDatasetsClient`, a description telling the model when to
-use it, and a label for progress displays. `market_data_tools` lists them all; names and
-descriptions follow the original Dexter agent's finance tools.
+Each tool is one row of `ENDPOINTS`: an argument model (what the model may send, checked
+before any request), the `FinancialDatasetsClient` call that answers it, a description
+telling the model when to use it, and names for sources and progress displays. One
+wrapper turns every row into a `Tool`; names and descriptions follow the original Dexter
+agent's finance tools.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -26,6 +29,7 @@ from agent.tools.registry import Tool, ToolOutput, ToolRegistry
 from stores.models import Source
 
 SOURCE_NAME = "Financial Datasets"
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,6}([.-][A-Z0-9]{1,3})?$")
 ACCESSION_PATTERN = r"^\d{10}-\d{2}-\d{6}$"
 
@@ -198,110 +202,73 @@ class EstimateArgs(_Args):
     )
 
 
-# tool functions --------------------------------------------------------------------------
+# the table --------------------------------------------------------------------------------
 
 
-def _source(response: ApiResponse, ticker: str, what: str) -> Source:
-    return Source(title=f"{SOURCE_NAME}: {ticker} {what}", url=response.url)
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[ArgsT]):
+    """One market-data tool: what the model sees, and which client call answers it.
+
+    `what` names the data for sources and errors ("income statements (annual)"), `label`
+    the call for progress displays ("income statements · AAPL").
+    """
+
+    name: str
+    description: str
+    args_model: type[ArgsT]
+    fetch: Callable[[FinancialDatasetsClient, ArgsT], Awaitable[ApiResponse]]
+    what: Callable[[ArgsT], str]
+    label: Callable[[ArgsT], str]
+
+    def tool(self, client: FinancialDatasetsClient) -> Tool[ArgsT]:
+        return Tool(
+            name=self.name,
+            description=self.description,
+            args_model=self.args_model,
+            run=partial(_answered, self, client),
+            label=self.label,
+        )
 
 
-def _required(response: ApiResponse, ticker: str, what: str) -> Any:
-    """The response's data; none at all is an error the model should hear about."""
+async def _answered(
+    endpoint: Endpoint[Any], client: FinancialDatasetsClient, args: Any
+) -> ToolOutput:
+    """The endpoint's data and its source; no data at all is an error the model hears of."""
+    response = await endpoint.fetch(client, args)
+    what = endpoint.what(args)
     if not response.data:
-        raise ToolError(f"the API returned no {what} for {ticker} with these parameters")
-    return response.data
+        raise ToolError(f"the API returned no {what} for {args.ticker} with these parameters")
+    return ToolOutput(response.data, Source(f"{SOURCE_NAME}: {args.ticker} {what}", response.url))
 
 
-async def _income_statements(client: FinancialDatasetsClient, args: StatementArgs) -> ToolOutput:
-    response = await client.income_statements(
-        args.ticker,
-        period=args.period,
-        limit=args.limit,
-        report_period=args.report_period_filter(),
-    )
-    what = f"income statements ({args.period})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
+def _statements(
+    method: Callable[..., Awaitable[ApiResponse]],
+) -> Callable[[FinancialDatasetsClient, _PeriodArgs], Awaitable[ApiResponse]]:
+    """The fetch of a per-period endpoint (statements, metrics), by its client method."""
+
+    def fetch(client: FinancialDatasetsClient, args: _PeriodArgs) -> Awaitable[ApiResponse]:
+        return method(
+            client,
+            args.ticker,
+            period=args.period,
+            limit=args.limit,
+            report_period=args.report_period_filter(),
+        )
+
+    return fetch
 
 
-async def _balance_sheets(client: FinancialDatasetsClient, args: StatementArgs) -> ToolOutput:
-    response = await client.balance_sheets(
-        args.ticker,
-        period=args.period,
-        limit=args.limit,
-        report_period=args.report_period_filter(),
-    )
-    what = f"balance sheets ({args.period})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _cash_flow_statements(client: FinancialDatasetsClient, args: StatementArgs) -> ToolOutput:
-    response = await client.cash_flow_statements(
-        args.ticker,
-        period=args.period,
-        limit=args.limit,
-        report_period=args.report_period_filter(),
-    )
-    what = f"cash flow statements ({args.period})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _financial_metrics(client: FinancialDatasetsClient, args: MetricsArgs) -> ToolOutput:
-    response = await client.financial_metrics(
-        args.ticker,
-        period=args.period,
-        limit=args.limit,
-        report_period=args.report_period_filter(),
-    )
-    what = f"financial metrics ({args.period})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _metrics_snapshot(client: FinancialDatasetsClient, args: TickerArgs) -> ToolOutput:
-    response = await client.financial_metrics_snapshot(args.ticker)
-    what = "financial metrics snapshot"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _price_snapshot(client: FinancialDatasetsClient, args: TickerArgs) -> ToolOutput:
-    response = await client.price_snapshot(args.ticker)
-    what = "price snapshot"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _prices(client: FinancialDatasetsClient, args: PriceArgs) -> ToolOutput:
-    response = await client.prices(
-        args.ticker,
-        start_date=args.start_date,
-        end_date=args.end_date,
-        interval=args.interval,
-        interval_multiplier=args.interval_multiplier,
-    )
-    what = f"prices {args.start_date} to {args.end_date} ({args.interval})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _news(client: FinancialDatasetsClient, args: NewsArgs) -> ToolOutput:
-    response = await client.news(args.ticker, limit=args.limit)
-    what = "company news"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _filings(client: FinancialDatasetsClient, args: FilingsArgs) -> ToolOutput:
-    response = await client.filings(
-        args.ticker, filing_types=args.filing_type or (), limit=args.limit
-    )
-    what = "SEC filings"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _filing_items(client: FinancialDatasetsClient, args: FilingItemsArgs) -> ToolOutput:
+async def _filing_items(client: FinancialDatasetsClient, args: FilingItemsArgs) -> ApiResponse:
     """Sections of a filing; without a year or accession number, of the latest one."""
     accession = args.accession_number
     kind: FilingType = args.filing_type
     if accession is None and args.year is None:
         latest = await client.filings(args.ticker, filing_types=[kind], limit=1)
-        filings = _required(latest, args.ticker, f"{kind} filings")
-        accession = str(filings[0]["accession_number"])
+        if not latest.data:
+            raise ToolError(
+                f"the API returned no {kind} filings for {args.ticker} with these parameters"
+            )
+        accession = str(latest.data[0]["accession_number"])
     response = await client.filing_items(
         args.ticker,
         filing_type=kind,
@@ -310,157 +277,159 @@ async def _filing_items(client: FinancialDatasetsClient, args: FilingItemsArgs) 
         accession_number=accession,
         items=args.items or (),
     )
-    what = f"{kind} items"
-    if not response.data.get("items"):
-        raise ToolError(f"the API returned no {what} for {args.ticker} with these parameters")
-    return ToolOutput(response.data, _source(response, args.ticker, what))
+    if not response.data.get("items"):  # the filing's metadata comes back all the same
+        raise ToolError(f"the API returned no {kind} items for {args.ticker} with these parameters")
+    return response
 
 
-async def _segmented_revenues(client: FinancialDatasetsClient, args: SegmentArgs) -> ToolOutput:
-    response = await client.segmented_revenues(args.ticker, period=args.period, limit=args.limit)
-    what = f"segmented revenues ({args.period})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _insider_trades(client: FinancialDatasetsClient, args: InsiderTradeArgs) -> ToolOutput:
-    response = await client.insider_trades(
-        args.ticker,
-        limit=args.limit,
-        filing_date=DateFilter(gte=args.filing_date_gte, lte=args.filing_date_lte),
-    )
-    what = "insider trades"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-async def _analyst_estimates(client: FinancialDatasetsClient, args: EstimateArgs) -> ToolOutput:
-    response = await client.analyst_estimates(args.ticker, period=args.period)
-    what = f"analyst estimates ({args.period})"
-    return ToolOutput(_required(response, args.ticker, what), _source(response, args.ticker, what))
-
-
-# the list --------------------------------------------------------------------------------
+ENDPOINTS: tuple[Endpoint[Any], ...] = (
+    Endpoint(
+        name="get_income_statements",
+        description="Income statements of a company: revenue, cost of revenue, gross "
+        "profit, operating expenses, operating income, net income, EPS and share counts "
+        "per period. Use for revenue and profit questions, margins computed by hand and "
+        "growth over years or quarters.",
+        args_model=StatementArgs,
+        fetch=_statements(FinancialDatasetsClient.income_statements),
+        what=lambda a: f"income statements ({a.period})",
+        label=lambda a: f"income statements · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_balance_sheets",
+        description="Balance sheets of a company at each period end: assets, cash, "
+        "inventory, receivables, liabilities, debt, deferred revenue, shareholders' equity "
+        "and shares outstanding. Use for financial position, liquidity and leverage.",
+        args_model=StatementArgs,
+        fetch=_statements(FinancialDatasetsClient.balance_sheets),
+        what=lambda a: f"balance sheets ({a.period})",
+        label=lambda a: f"balance sheets · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_cash_flow_statements",
+        description="Cash flow statements of a company: operating cash flow, capital "
+        "expenditure, free cash flow, acquisitions, buybacks, dividends, debt issued or "
+        "repaid and the change in cash. Use for cash generation and capital allocation.",
+        args_model=StatementArgs,
+        fetch=_statements(FinancialDatasetsClient.cash_flow_statements),
+        what=lambda a: f"cash flow statements ({a.period})",
+        label=lambda a: f"cash flow statements · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_financial_metrics",
+        description="Historical financial metrics of a company per period: valuation "
+        "(P/E, P/B, P/S, EV/EBITDA, FCF yield), margins, returns (ROE, ROA, ROIC), "
+        "liquidity, leverage, growth rates and per-share figures. Use for ratio trends "
+        "over time; use get_financial_metrics_snapshot for today's values.",
+        args_model=MetricsArgs,
+        fetch=_statements(FinancialDatasetsClient.financial_metrics),
+        what=lambda a: f"financial metrics ({a.period})",
+        label=lambda a: f"financial metrics · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_financial_metrics_snapshot",
+        description="Current key metrics of a company: market cap, enterprise value, "
+        "P/E and other valuation ratios at today's price, margins, returns and growth. "
+        "Use for 'how is it valued now' questions.",
+        args_model=TickerArgs,
+        fetch=lambda client, a: client.financial_metrics_snapshot(a.ticker),
+        what=lambda a: "financial metrics snapshot",
+        label=lambda a: f"metrics snapshot · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_price_snapshot",
+        description="Latest share price of a stock with its change on the day (absolute "
+        "and percent) and time. Use for 'what is it trading at' questions.",
+        args_model=TickerArgs,
+        fetch=lambda client, a: client.price_snapshot(a.ticker),
+        what=lambda a: "price snapshot",
+        label=lambda a: f"price · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_prices",
+        description="Historical open, high, low, close and volume bars of a stock between "
+        "two dates. Use for price moves, returns and volatility over a period; prefer "
+        "weekly or monthly bars for long ranges.",
+        args_model=PriceArgs,
+        fetch=lambda client, a: client.prices(
+            a.ticker,
+            start_date=a.start_date,
+            end_date=a.end_date,
+            interval=a.interval,
+            interval_multiplier=a.interval_multiplier,
+        ),
+        what=lambda a: f"prices {a.start_date} to {a.end_date} ({a.interval})",
+        label=lambda a: f"prices · {a.ticker} {a.start_date}→{a.end_date}",
+    ),
+    Endpoint(
+        name="get_company_news",
+        description="Recent news articles about a company: title, source, date, URL and "
+        "sentiment. Use for catalysts, explanations of price moves and recent events.",
+        args_model=NewsArgs,
+        fetch=lambda client, a: client.news(a.ticker, limit=a.limit),
+        what=lambda a: "company news",
+        label=lambda a: f"news · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_filings",
+        description="List of a company's SEC filings (10-K, 10-Q, 8-K) with report dates, "
+        "accession numbers and links. Metadata only: use get_filing_items for the text.",
+        args_model=FilingsArgs,
+        fetch=lambda client, a: client.filings(
+            a.ticker, filing_types=a.filing_type or (), limit=a.limit
+        ),
+        what=lambda a: "SEC filings",
+        label=lambda a: f"SEC filings · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_filing_items",
+        description="Text of chosen sections of a 10-K or 10-Q filing. Items of a 10-K "
+        "include Item-1 (business), Item-1A (risk factors) and Item-7 (MD&A); of a 10-Q, "
+        "Part-1,Item-2 (MD&A) and Part-2,Item-1A (risk factors). Use for risks, strategy "
+        "and management's own explanation; ask for specific items, the full text is long.",
+        args_model=FilingItemsArgs,
+        fetch=_filing_items,
+        what=lambda a: f"{a.filing_type} items",
+        label=lambda a: f"{a.filing_type} items · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_segmented_revenues",
+        description="Revenue of a company broken down by product line, business segment "
+        "and geography, as reported in its filings. Use for 'where does revenue come "
+        "from' and segment growth questions.",
+        args_model=SegmentArgs,
+        fetch=lambda client, a: client.segmented_revenues(a.ticker, period=a.period, limit=a.limit),
+        what=lambda a: f"segmented revenues ({a.period})",
+        label=lambda a: f"segmented revenues · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_insider_trades",
+        description="Purchases and sales of a company's stock by its executives and "
+        "directors (SEC Form 4): who, role, date, shares, price and value. Use for insider "
+        "buying or selling questions.",
+        args_model=InsiderTradeArgs,
+        fetch=lambda client, a: client.insider_trades(
+            a.ticker,
+            limit=a.limit,
+            filing_date=DateFilter(gte=a.filing_date_gte, lte=a.filing_date_lte),
+        ),
+        what=lambda a: "insider trades",
+        label=lambda a: f"insider trades · {a.ticker}",
+    ),
+    Endpoint(
+        name="get_analyst_estimates",
+        description="Consensus-style estimates of a company's revenue and EPS for coming "
+        "fiscal years or quarters. Use for expectations, forward growth and forward P/E.",
+        args_model=EstimateArgs,
+        fetch=lambda client, a: client.analyst_estimates(a.ticker, period=a.period),
+        what=lambda a: f"analyst estimates ({a.period})",
+        label=lambda a: f"analyst estimates · {a.ticker}",
+    ),
+)
 
 
 def market_data_tools(client: FinancialDatasetsClient) -> list[Tool[Any]]:
     """Every market-data tool, bound to `client`, in the order the model sees them."""
-    return [
-        Tool(
-            name="get_income_statements",
-            description="Income statements of a company: revenue, cost of revenue, gross "
-            "profit, operating expenses, operating income, net income, EPS and share counts "
-            "per period. Use for revenue and profit questions, margins computed by hand and "
-            "growth over years or quarters.",
-            args_model=StatementArgs,
-            run=partial(_income_statements, client),
-            label=lambda a: f"income statements · {a.ticker}",
-        ),
-        Tool(
-            name="get_balance_sheets",
-            description="Balance sheets of a company at each period end: assets, cash, "
-            "inventory, receivables, liabilities, debt, deferred revenue, shareholders' equity "
-            "and shares outstanding. Use for financial position, liquidity and leverage.",
-            args_model=StatementArgs,
-            run=partial(_balance_sheets, client),
-            label=lambda a: f"balance sheets · {a.ticker}",
-        ),
-        Tool(
-            name="get_cash_flow_statements",
-            description="Cash flow statements of a company: operating cash flow, capital "
-            "expenditure, free cash flow, acquisitions, buybacks, dividends, debt issued or "
-            "repaid and the change in cash. Use for cash generation and capital allocation.",
-            args_model=StatementArgs,
-            run=partial(_cash_flow_statements, client),
-            label=lambda a: f"cash flow statements · {a.ticker}",
-        ),
-        Tool(
-            name="get_financial_metrics",
-            description="Historical financial metrics of a company per period: valuation "
-            "(P/E, P/B, P/S, EV/EBITDA, FCF yield), margins, returns (ROE, ROA, ROIC), "
-            "liquidity, leverage, growth rates and per-share figures. Use for ratio trends "
-            "over time; use get_financial_metrics_snapshot for today's values.",
-            args_model=MetricsArgs,
-            run=partial(_financial_metrics, client),
-            label=lambda a: f"financial metrics · {a.ticker}",
-        ),
-        Tool(
-            name="get_financial_metrics_snapshot",
-            description="Current key metrics of a company: market cap, enterprise value, "
-            "P/E and other valuation ratios at today's price, margins, returns and growth. "
-            "Use for 'how is it valued now' questions.",
-            args_model=TickerArgs,
-            run=partial(_metrics_snapshot, client),
-            label=lambda a: f"metrics snapshot · {a.ticker}",
-        ),
-        Tool(
-            name="get_price_snapshot",
-            description="Latest share price of a stock with its change on the day (absolute "
-            "and percent) and time. Use for 'what is it trading at' questions.",
-            args_model=TickerArgs,
-            run=partial(_price_snapshot, client),
-            label=lambda a: f"price · {a.ticker}",
-        ),
-        Tool(
-            name="get_prices",
-            description="Historical open, high, low, close and volume bars of a stock between "
-            "two dates. Use for price moves, returns and volatility over a period; prefer "
-            "weekly or monthly bars for long ranges.",
-            args_model=PriceArgs,
-            run=partial(_prices, client),
-            label=lambda a: f"prices · {a.ticker} {a.start_date}→{a.end_date}",
-        ),
-        Tool(
-            name="get_company_news",
-            description="Recent news articles about a company: title, source, date, URL and "
-            "sentiment. Use for catalysts, explanations of price moves and recent events.",
-            args_model=NewsArgs,
-            run=partial(_news, client),
-            label=lambda a: f"news · {a.ticker}",
-        ),
-        Tool(
-            name="get_filings",
-            description="List of a company's SEC filings (10-K, 10-Q, 8-K) with report dates, "
-            "accession numbers and links. Metadata only: use get_filing_items for the text.",
-            args_model=FilingsArgs,
-            run=partial(_filings, client),
-            label=lambda a: f"SEC filings · {a.ticker}",
-        ),
-        Tool(
-            name="get_filing_items",
-            description="Text of chosen sections of a 10-K or 10-Q filing. Items of a 10-K "
-            "include Item-1 (business), Item-1A (risk factors) and Item-7 (MD&A); of a 10-Q, "
-            "Part-1,Item-2 (MD&A) and Part-2,Item-1A (risk factors). Use for risks, strategy "
-            "and management's own explanation; ask for specific items, the full text is long.",
-            args_model=FilingItemsArgs,
-            run=partial(_filing_items, client),
-            label=lambda a: f"{a.filing_type} items · {a.ticker}",
-        ),
-        Tool(
-            name="get_segmented_revenues",
-            description="Revenue of a company broken down by product line, business segment "
-            "and geography, as reported in its filings. Use for 'where does revenue come "
-            "from' and segment growth questions.",
-            args_model=SegmentArgs,
-            run=partial(_segmented_revenues, client),
-            label=lambda a: f"segmented revenues · {a.ticker}",
-        ),
-        Tool(
-            name="get_insider_trades",
-            description="Purchases and sales of a company's stock by its executives and "
-            "directors (SEC Form 4): who, role, date, shares, price and value. Use for insider "
-            "buying or selling questions.",
-            args_model=InsiderTradeArgs,
-            run=partial(_insider_trades, client),
-            label=lambda a: f"insider trades · {a.ticker}",
-        ),
-        Tool(
-            name="get_analyst_estimates",
-            description="Consensus-style estimates of a company's revenue and EPS for coming "
-            "fiscal years or quarters. Use for expectations, forward growth and forward P/E.",
-            args_model=EstimateArgs,
-            run=partial(_analyst_estimates, client),
-            label=lambda a: f"analyst estimates · {a.ticker}",
-        ),
-    ]
+    return [endpoint.tool(client) for endpoint in ENDPOINTS]
 
 
 def market_data_registry(
