@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from agent.prompts import Task
+
 log = logging.getLogger(__name__)
 
 Phase = Literal["understanding", "planning", "executing", "reflecting", "answering"]
@@ -25,16 +27,10 @@ class PhaseStarted(BaseModel):
     iteration: int = 1
 
 
-class PlannedTask(BaseModel):
-    id: str
-    description: str
-    depends_on: list[str] = Field(default_factory=list)
-
-
 class PlanReady(BaseModel):
     type: Literal["plan"] = "plan"
     iteration: int
-    tasks: list[PlannedTask]
+    tasks: list[Task]
 
 
 class ToolStarted(BaseModel):

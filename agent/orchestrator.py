@@ -33,7 +33,6 @@ from agent.events import (
     Done,
     ErrorEvent,
     PhaseStarted,
-    PlannedTask,
     PlanReady,
     ProgressCallback,
     emit,
@@ -246,7 +245,7 @@ class Agent:
                 on_progress,
                 PlanReady(
                     iteration=iteration,
-                    tasks=[PlannedTask(**t.model_dump()) for t in research_plan.tasks],
+                    tasks=research_plan.tasks,
                 ),
             )
 

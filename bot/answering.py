@@ -16,11 +16,11 @@ import secrets
 from collections import deque
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, Researcher, RunTimeout
-from agent.tools.cache import TTLCache
 from bot.blocks import answer_messages, error_blocks, message_payload, retry_actions
 from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
@@ -59,7 +59,7 @@ class ThreadAnswerer:
         # Slack delivers one mention as `app_mention` and `message` within milliseconds;
         # the second is dropped here without a store write, also while the store is down.
         self._seen: TTLCache[str, bool] = TTLCache(
-            self.config.dedupe_ttl, self.config.recent_events
+            maxsize=self.config.recent_events, ttl=self.config.dedupe_ttl
         )
 
     def is_answering(self, session_id: str) -> bool:
@@ -75,7 +75,7 @@ class ThreadAnswerer:
         if self._seen.get(key):
             log.info("skipping %s: already taken here", key)
             return False
-        self._seen.put(key, True)
+        self._seen[key] = True
         try:
             first = await self.store.claim_event(key, self.config.dedupe_ttl)
         except StoreUnavailable as exc:
@@ -183,12 +183,6 @@ class ThreadAnswerer:
             await progress.finish([message_payload(blocks)])
         except Exception:
             log.exception("could not tell the thread about ref %s", reference)
-
-
-def _restart_notice() -> dict:
-    return error_blocks(
-        "Dexter restarted before it could answer this. Please try again.", "restart"
-    )[0]
 
 
 def apology(exc: Exception) -> str:

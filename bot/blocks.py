@@ -29,6 +29,7 @@ from bot.rendering import (
 from stores.models import SessionInfo, Source, Turn
 
 Block = dict[str, Any]
+Blocks = list[Block]
 Message = dict[str, Any]
 
 ACTION_HISTORY_SHOW = "dexter_history_show"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import (
     MAX_TURNS_PER_PAGE,
+    Blocks,
     clear_confirm_blocks,
     cleared_blocks,
     history_list_blocks,
@@ -27,7 +27,6 @@ from stores import SessionStore
 
 log = logging.getLogger(__name__)
 
-Blocks = list[dict[str, Any]]
 LISTED_THREADS = 10
 PAGE_SIZE = 5
 

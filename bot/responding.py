@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.blocks import error_blocks, message_payload, usage_blocks
+from bot.blocks import Blocks, error_blocks, message_payload, usage_blocks
 from bot.memory import AccessDenied
 from bot.threads import InvalidThreadLink
 from stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-Blocks = list[dict[str, Any]]
 
 
 async def respond_with(

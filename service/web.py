@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -19,7 +20,7 @@ def build_web_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="Dexter",
         summary="A financial research agent with per-session memory.",
-        version="0.1.0",
+        version=version("dexter-slack"),
     )
     slack = runtime.slack
     secret = runtime.settings.slack_signing_secret

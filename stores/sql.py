@@ -11,16 +11,8 @@ connections, which saves the BEGIN and ROLLBACK round trips of a transaction. `l
 the turns as they are: sessions untouched for the retention period are removed by
 `purge_expired` (run it periodically), not hidden by `load`.
 
-`lock` on PostgreSQL is a lease: a row of `session_locks` naming its holder and when it
-expires, by the database's clock so that processes with skewed clocks agree. One upsert
-takes a free or expired lease; a taker that finds it live sleeps a short, growing, jittered
-while and tries again, holding no connection in between. The holder pushes `expires_at`
-forward every third of `lock_ttl` and deletes the row when done, so a lock costs a pooled
-connection only for those single statements, however many sessions are locked at once,
-and a crashed holder's lease expires `lock_ttl` after its last extension. Cancelling a
-holder or a taker never cuts one of these statements short: each runs to its end, and a
-lease taken for a caller that was cancelled meanwhile is deleted right after. Tasks of one
-process queue on an in-process lock first, so only one of them polls the database. On
+`lock` on PostgreSQL is a lease, a row of `session_locks` (`stores.sql_lease`); tasks of
+one process queue on an in-process lock first, so only one of them polls the database. On
 SQLite the lock is that in-process lock alone.
 """
 
@@ -29,18 +21,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from contextlib import asynccontextmanager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Executable,
     Insert,
-    Interval,
     bindparam,
     case,
     delete,
@@ -50,10 +38,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from stores.base import StoreError, StoreUnavailable, check_limit, describe_failure, redact_url
+from stores.base import StoreError, check_limit, redact_url
 from stores.codec import CorruptTurn
 from stores.keyed_locks import KeyedLocks
 from stores.migrate import current_revision, head_revision, upgrade
@@ -67,19 +53,11 @@ from stores.models import (
     scope_of,
     utcnow,
 )
-from stores.sql_engine import EngineUse, create_store_engine, is_sqlite
+from stores.sql_engine import EngineUse, create_store_engine, is_sqlite, unavailable_on_error
+from stores.sql_lease import EXPIRED_LEASES, SessionLeases
 from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-LOCK_RETRY_FIRST_SECONDS = 0.02
-LOCK_RETRY_MAX_SECONDS = 0.2
-"""A taker that finds a session's lease held elsewhere tries again after a jittered pause
-that starts at the first and doubles up to the max."""
-LOCK_RELEASE_SECONDS = 5.0
-"""How long releasing a lease may take; one we could not delete expires within `lock_ttl`."""
 
 _LATEST_TURNS = (
     select(
@@ -101,30 +79,6 @@ _LATEST_TURNS = (
 """Built once, so SQLAlchemy computes its cache key once, not on every load."""
 _LATEST_TURNS_UP_TO = _LATEST_TURNS.limit(bindparam("limit"))
 
-_new_lease = postgresql.insert(SessionLock).values(
-    session_id=bindparam("lease_session_id"),
-    holder=bindparam("lease_holder"),
-    expires_at=func.now() + bindparam("lease_ttl", type_=Interval()),
-)
-_TAKE_LEASE = _new_lease.on_conflict_do_update(
-    index_elements=[SessionLock.session_id],
-    set_={"holder": _new_lease.excluded.holder, "expires_at": _new_lease.excluded.expires_at},
-    where=SessionLock.expires_at < func.now(),
-).returning(SessionLock.holder)
-"""Insert the lease, or take it over if it has expired; returns the holder only if it did."""
-_EXTEND_LEASE = (
-    update(SessionLock)
-    .where(
-        SessionLock.session_id == bindparam("lease_session_id"),
-        SessionLock.holder == bindparam("lease_holder"),
-    )
-    .values(expires_at=func.now() + bindparam("lease_ttl", type_=Interval()))
-)
-_END_LEASE = delete(SessionLock).where(
-    SessionLock.session_id == bindparam("lease_session_id"),
-    SessionLock.holder == bindparam("lease_holder"),
-)
-
 _SESSIONS_OF_SCOPE = (
     select(
         SessionRow.id,
@@ -137,24 +91,6 @@ _SESSIONS_OF_SCOPE = (
     .order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
     .limit(bindparam("limit"))
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Lease:
-    """One `lock` call's claim on a session's row of `session_locks`."""
-
-    session_id: str
-    ttl: timedelta
-    holder: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        """The bound parameters of `_TAKE_LEASE`, `_EXTEND_LEASE` and `_END_LEASE`."""
-        return {
-            "lease_session_id": self.session_id,
-            "lease_holder": self.holder,
-            "lease_ttl": self.ttl,
-        }
 
 
 class SQLSessionStore:
@@ -173,11 +109,11 @@ class SQLSessionStore:
         self._insert = sqlite.insert if self._sqlite else postgresql.insert
         self._write_lock = asyncio.Lock() if self._sqlite else None
         self._local_locks = KeyedLocks()
-        self._lease_statements: set[asyncio.Task[Any]] = set()
+        self._leases = None if self._sqlite else SessionLeases(self._engine, url, lock_ttl=lock_ttl)
 
     async def prepare(self, *, migrate: bool) -> None:
         """Apply pending migrations, or (with `migrate=False`) check none are pending."""
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             if migrate:
                 await upgrade(self._engine)
                 return
@@ -197,7 +133,7 @@ class SQLSessionStore:
             query, parameters = _LATEST_TURNS, {"session_id": session_id}
         else:
             query, parameters = _LATEST_TURNS_UP_TO, {"session_id": session_id, "limit": limit}
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._reader.connect() as conn:
                 rows = (await conn.execute(query, parameters)).all()
         turns = []
@@ -209,7 +145,7 @@ class SQLSessionStore:
         return MessageHistory(session_id, tuple(turns))
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._writing(), self._engine.begin() as conn:
                 seq = (await conn.execute(self._bump_turn_count(session_id, turn))).scalar_one()
                 await conn.execute(insert(TurnRow).values(_turn_values(session_id, seq, turn)))
@@ -250,7 +186,7 @@ class SQLSessionStore:
         An expired lease of the session goes too; a live one is left to its holder, who
         deletes it on release (or it expires `lock_ttl` after the holder crashed).
         """
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._writing(), self._engine.begin() as conn:
                 await conn.execute(
                     select(SessionRow.id).where(SessionRow.id == session_id).with_for_update()
@@ -269,7 +205,7 @@ class SQLSessionStore:
         return deleted.rowcount
 
     async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]:
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._reader.connect() as conn:
                 parameters = {"scope": scope, "limit": limit}
                 rows = (await conn.execute(_SESSIONS_OF_SCOPE, parameters)).all()
@@ -289,7 +225,7 @@ class SQLSessionStore:
         nothing. Racing takeovers of an expired claim are settled by the update's row lock:
         the loser re-reads the row and finds it live.
         """
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._writing(), self._engine.begin() as conn:
                 for attempt in self._claim_attempts(event_id, ttl):
                     if (await conn.execute(attempt)).first() is not None:
@@ -322,38 +258,27 @@ class SQLSessionStore:
 
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
-        """One holder per session: across processes on PostgreSQL (a lease in
-        `session_locks`, see the module's docstring), in this process on SQLite."""
+        """One holder per session: across processes on PostgreSQL (a lease, see
+        `stores.sql_lease`), in this process on SQLite."""
         async with self._local_locks.hold(session_id):
-            if self._sqlite:
+            if self._leases is None:
                 yield
                 return
-            lease = _Lease(session_id, timedelta(seconds=self._lock_ttl))
-            await self._take_lease(lease)
-            extender = asyncio.create_task(self._keep_extending(lease))
-            try:
+            async with self._leases.hold(session_id):
                 yield
-            finally:
-                extender.cancel()
-                try:
-                    await asyncio.wait([extender])
-                finally:
-                    await asyncio.shield(self._uninterrupted(self._end_lease(lease, held=True)))
 
     async def purge_expired(self) -> int:
         """Delete sessions untouched for the retention period (their turns cascade),
         expired event claims and expired lock leases; returns how many sessions went."""
         now = utcnow()
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._writing(), self._engine.begin() as conn:
                 purged = await conn.execute(
                     delete(SessionRow).where(SessionRow.updated_at < now - self._retention)
                 )
                 await conn.execute(delete(ClaimedEvent).where(ClaimedEvent.expires_at <= now))
-                if not self._sqlite:
-                    await conn.execute(
-                        delete(SessionLock).where(SessionLock.expires_at < func.now())
-                    )
+                if self._leases is not None:
+                    await conn.execute(EXPIRED_LEASES)
         if purged.rowcount:
             log.info(
                 "purged %d sessions untouched since %s", purged.rowcount, now - self._retention
@@ -361,124 +286,19 @@ class SQLSessionStore:
         return purged.rowcount
 
     async def ping(self) -> None:
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._engine.connect() as conn:
                 await conn.execute(select(1))
 
     async def close(self) -> None:
         """Let lease statements that outlived their cancelled callers finish, then disconnect."""
-        if self._lease_statements:
-            await asyncio.wait(set(self._lease_statements))
+        if self._leases is not None:
+            await self._leases.close()
         for engine in {self._engine, self._reader}:
             await engine.dispose()
 
-    def _uninterrupted(self, statement: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run a lease statement in a task of its own, which cancelling its caller (who awaits
-        it shielded) does not cut short: a statement cut off on the wire leaves unknown whether
-        it took or ended a lease, and costs asyncpg a cancel request and the connection."""
-        task = asyncio.create_task(statement)
-        self._lease_statements.add(task)
-        task.add_done_callback(self._lease_statements.discard)
-        return task
-
-    async def _take_lease(self, lease: _Lease) -> None:
-        """Try until the lease is ours, pausing between tries without holding a connection."""
-        pause = LOCK_RETRY_FIRST_SECONDS
-        while not await self._try_lease(lease):
-            await asyncio.sleep(random.uniform(pause / 2, pause))
-            pause = min(2 * pause, LOCK_RETRY_MAX_SECONDS)
-
-    async def _try_lease(self, lease: _Lease) -> bool:
-        """One upsert; true if it took the lease. If the caller is cancelled while it runs,
-        a lease it took is released once it has finished."""
-        attempt = self._uninterrupted(self._upsert_lease(lease))
-        try:
-            return await asyncio.shield(attempt)
-        except asyncio.CancelledError:
-            self._uninterrupted(self._release_if_taken(attempt, lease))
-            raise
-
-    async def _upsert_lease(self, lease: _Lease) -> bool:
-        with self._unavailable_on_error():
-            async with self._engine.begin() as conn:
-                holder = await conn.scalar(_TAKE_LEASE, lease.parameters)
-        return holder == lease.holder
-
-    async def _release_if_taken(self, attempt: asyncio.Task[bool], lease: _Lease) -> None:
-        """End the lease `attempt` may have taken for a caller that was cancelled meanwhile."""
-        await asyncio.wait([attempt])
-        failure = attempt.exception()
-        if failure is None and not attempt.result():
-            return
-        if failure is not None:
-            log.debug(
-                "a lock attempt on session %s, whose caller was cancelled, failed: %s",
-                lease.session_id,
-                failure,
-            )
-        await self._end_lease(lease, held=False)
-
-    async def _keep_extending(self, lease: _Lease) -> None:
-        """Push the lease's expiry `lock_ttl` ahead every third of it, while it is ours."""
-        while True:
-            await asyncio.sleep(self._lock_ttl / 3)
-            extended = await asyncio.shield(self._uninterrupted(self._extend_lease(lease)))
-            if extended is False:
-                log.warning(
-                    "lock of session %s expired and was taken or purged while held; "
-                    "stopped extending",
-                    lease.session_id,
-                )
-                return
-
-    async def _extend_lease(self, lease: _Lease) -> bool | None:
-        """True if extended, False if the lease is no longer ours, None if the server could
-        not be asked (logged; the next extension tries again)."""
-        try:
-            async with self._engine.begin() as conn:
-                return bool((await conn.execute(_EXTEND_LEASE, lease.parameters)).rowcount)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning(
-                "could not extend the lock of session %s (%s); retrying",
-                lease.session_id,
-                describe_failure(exc, self._url),
-            )
-            return None
-
-    async def _end_lease(self, lease: _Lease, *, held: bool) -> None:
-        """Delete the lease if it is still ours; never raises (what we cannot delete expires
-        within `lock_ttl`). `held`: we knew it was ours, so finding it gone is worth a word."""
-        try:
-            async with asyncio.timeout(LOCK_RELEASE_SECONDS), self._engine.begin() as conn:
-                ended = (await conn.execute(_END_LEASE, lease.parameters)).rowcount
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning(
-                "could not release the lock of session %s (%s); it expires within %.0f s",
-                lease.session_id,
-                describe_failure(exc, self._url),
-                self._lock_ttl,
-            )
-            return
-        if held and not ended:
-            log.warning(
-                "lock of session %s had expired and been taken or purged before its holder "
-                "released it",
-                lease.session_id,
-            )
-
     def _writing(self) -> asyncio.Lock | nullcontext[None]:
         return self._write_lock if self._write_lock is not None else nullcontext()
-
-    @contextmanager
-    def _unavailable_on_error(self) -> Iterator[None]:
-        try:
-            yield
-        except DBAPIError as exc:
-            if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
-                raise StoreUnavailable(self._url, describe_failure(exc, self._url)) from exc
-            raise
-        except (PoolTimeoutError, OSError) as exc:
-            raise StoreUnavailable(self._url, describe_failure(exc, self._url)) from exc
 
 
 def _turn_values(session_id: str, seq: int, turn: Turn) -> dict[str, Any]:

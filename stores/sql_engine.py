@@ -14,15 +14,19 @@ migrating transaction) is a plain function, called through `sqlalchemy.func`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from stores.base import UnsupportedStoreURL
+from stores.base import StoreUnavailable, UnsupportedStoreURL, describe_failure
 
 SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
@@ -131,3 +135,16 @@ async def take_migration_lock(conn: AsyncConnection) -> None:
         await conn.execute(
             select(func.pg_advisory_xact_lock(advisory_lock_key(MIGRATION_LOCK_NAME)))
         )
+
+
+@contextmanager
+def unavailable_on_error(url: str) -> Iterator[None]:
+    """A lost or unreachable database as `StoreUnavailable`; other errors as they are."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            raise StoreUnavailable(url, describe_failure(exc, url)) from exc
+        raise
+    except (PoolTimeoutError, OSError) as exc:
+        raise StoreUnavailable(url, describe_failure(exc, url)) from exc

@@ -21,8 +21,8 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx
+from cachetools import TTLCache
 
-from agent.tools.cache import TTLCache
 from agent.tools.errors import ToolError
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class FinancialDatasetsClient:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key or None
         self._timeout = timeout
-        self._cache: TTLCache[CacheKey, _Cached] = TTLCache(cache_ttl, cache_size)
+        self._cache: TTLCache[CacheKey, _Cached] = TTLCache(maxsize=cache_size, ttl=cache_ttl)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
 
@@ -261,7 +261,7 @@ class FinancialDatasetsClient:
             return ApiResponse(_pick(json.loads(cached.body), field, whole, path), cached.url)
         payload, body, url = await self._fetch(path, query)
         data = _pick(payload, field, whole, path)
-        self._cache.put(key, _Cached(body, url))
+        self._cache[key] = _Cached(body, url)
         return ApiResponse(data, url)
 
     async def _fetch(

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from cachetools import TTLCache
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from agent.tools.cache import TTLCache
 from agent.tools.envelope import ToolResult
 from agent.tools.errors import ToolError
 from stores.models import Source
@@ -96,7 +96,7 @@ class ToolRegistry:
         self._schemas = [tool.openai_schema() for tool in self._tools.values()]
         # Results with data, as the model reads them: trimming to the budget costs
         # several tokenizer passes, so a call repeated within the TTL reuses the envelope.
-        self._results: TTLCache[str, ToolResult] = TTLCache(cache_ttl, cache_size)
+        self._results: TTLCache[str, ToolResult] = TTLCache(maxsize=cache_size, ttl=cache_ttl)
 
     def __len__(self) -> int:
         return len(self._tools)
@@ -193,7 +193,7 @@ class ToolRegistry:
             source=output.source,
             token_budget=self._result_tokens,
         )
-        self._results.put(key, result)
+        self._results[key] = result
         log.info(
             "%s: %d tokens%s in %.2f s",
             label,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from agent.events import (
     AnswerToken,
     PhaseStarted,
-    PlannedTask,
     PlanReady,
     ToolFinished,
     ToolStarted,
 )
+from agent.prompts import Task
 from bot.progress import ResearchStatus, status_text
 
 
@@ -28,7 +28,7 @@ def researched(*events) -> ResearchStatus:
 def test_the_status_shows_the_plan_and_each_data_call_with_its_outcome() -> None:
     status = researched(
         PhaseStarted(phase="planning"),
-        PlanReady(iteration=1, tasks=[PlannedTask(id="t1", description="Income statement")]),
+        PlanReady(iteration=1, tasks=[Task(id="t1", description="Income statement")]),
         PhaseStarted(phase="executing"),
         ToolStarted(call_id="a", tool="income", label="income statements · AAPL", ticker="AAPL"),
         ToolStarted(call_id="b", tool="news", label="news · AAPL", ticker="AAPL"),
