@@ -119,7 +119,8 @@ class ThreadAnswerer:
                 await self.answer(queue[0])
                 queue.popleft()
         except asyncio.CancelledError:
-            await asyncio.shield(self._ask_to_retry(list(queue)))
+            # The question in progress has replaced its own status with the notice.
+            await asyncio.shield(self._ask_to_retry(list(queue)[1:]))
             raise
         finally:
             del self._queues[session_id]
@@ -165,8 +166,21 @@ class ThreadAnswerer:
                 result.total_tokens,
                 result.timings,
             )
+        except asyncio.CancelledError:  # shutting down: the status must not stay "Researching"
+            await asyncio.shield(self._stopped(question, progress))
+            raise
         except Exception as exc:  # the thread must hear back whatever went wrong
             await self._apologise(question, progress, exc)
+
+    async def _stopped(self, question: Question, progress: ThreadProgress) -> None:
+        """Put the restart notice with Try again where the answer was being prepared."""
+        reference = secrets.token_hex(4)
+        log.warning("shutting down while answering %s [ref %s]", question.event_key, reference)
+        blocks = [*error_blocks(RESTARTED, reference), retry_actions(question.ts)]
+        try:
+            await progress.finish([message_payload(blocks)])
+        except Exception:
+            log.exception("could not ask %s to retry after a restart", question.event_key)
 
     async def _apologise(
         self, question: Question, progress: ThreadProgress, exc: Exception

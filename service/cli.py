@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -18,6 +22,8 @@ from settings import Settings, SettingsError, load_settings
 from stores import StoreError
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,11 +39,33 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, stopped by SIGTERM or SIGINT without dying of the signal.
+
+    uvicorn re-raises a caught signal once `serve()` returns, so a SIGTERM from Docker,
+    Kubernetes or systemd killed the process before `Runtime.close` could let answers in
+    flight finish and tell the rest. Here the signal only stops the server (no new work),
+    and `serve` goes on to close the runtime and exit 0. A second signal still forces out.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in SHUTDOWN_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 async def serve(settings: Settings) -> None:
     socket_mode = settings.slack_app_token is not None
     runtime = await open_runtime(settings, slack_config(settings, socket_mode=socket_mode))
     runtime.start_purging()
-    server = uvicorn.Server(
+    server = DrainingServer(
         uvicorn.Config(
             build_web_app(runtime),
             host=settings.host,
@@ -66,7 +94,10 @@ async def serve(settings: Settings) -> None:
             )
             await server.serve()
     finally:
+        if server.should_exit:
+            log.info("stopping: answers in progress get %.0f s", settings.dexter_shutdown_grace)
         await runtime.close()
+        log.info("stopped")
 
 
 async def run_chat(settings: Settings, session: str | None) -> None:
