@@ -6,7 +6,7 @@ Nothing below `app.py` reads `os.environ`; it gets this object (or values from i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
         return self.dexter_fast_model or self.dexter_model
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning pydantic's error into one line per bad variable."""
     try:
         return Settings(**overrides)

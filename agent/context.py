@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -404,7 +404,8 @@ def _all_vectors(turns: Sequence[Turn], dim: int) -> np.ndarray | None:
     One pass in C (`len` of each array, then one concatenation): per-turn Python work is
     what would otherwise dominate a thousand-turn thread.
     """
-    vectors = [turn.embedding for turn in turns]
+    # A turn without a vector is caught below (`len(None)`), not filtered turn by turn.
+    vectors = cast(list[np.ndarray], [turn.embedding for turn in turns])
     try:
         lengths = np.fromiter(map(len, vectors), dtype=np.intp, count=len(vectors))
     except TypeError:  # a turn without a vector (len(None)) or a 0-d array
@@ -412,7 +413,7 @@ def _all_vectors(turns: Sequence[Turn], dim: int) -> np.ndarray | None:
     if not bool((lengths == dim).all()):
         return None
     try:
-        matrix = np.concatenate(vectors)
+        matrix: np.ndarray = np.concatenate(vectors)
     except ValueError:  # a (dim, k) array among 1-d ones
         return None
     return matrix.reshape(len(vectors), dim).astype(np.float32, copy=False)
@@ -420,15 +421,15 @@ def _all_vectors(turns: Sequence[Turn], dim: int) -> np.ndarray | None:
 
 def _some_vectors(turns: Sequence[Turn], dim: int) -> tuple[list[int], np.ndarray]:
     """Rows of the turns whose stored vector has `dim` dimensions, and those vectors."""
-    rows = [
-        row
+    found = [
+        (row, turn.embedding)
         for row, turn in enumerate(turns)
         if turn.embedding is not None and turn.embedding.ndim == 1 and len(turn.embedding) == dim
     ]
-    if not rows:
+    if not found:
         return [], np.empty((0, dim), dtype=np.float32)
-    matrix = np.stack([turns[row].embedding for row in rows]).astype(np.float32, copy=False)
-    return rows, matrix
+    matrix = np.stack([vector for _, vector in found]).astype(np.float32, copy=False)
+    return [row for row, _ in found], matrix
 
 
 def _unit(vector: np.ndarray | None) -> np.ndarray | None:

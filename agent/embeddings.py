@@ -209,13 +209,15 @@ class OpenAIEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         # The API rejects empty strings; a space embeds as "nothing" just as well.
         inputs = [text if text.strip() else " " for text in texts]
-        extra = {"dimensions": self._dimensions} if self._dimensions else {}
         rows: list[list[float]] = []
         try:
             for start in range(0, len(inputs), self._batch_size):
                 batch = inputs[start : start + self._batch_size]
                 response = await self._client.embeddings.create(
-                    input=batch, model=self._model, encoding_format="float", **extra
+                    input=batch,
+                    model=self._model,
+                    encoding_format="float",
+                    dimensions=self._dimensions or openai.omit,
                 )
                 data = sorted(response.data, key=lambda item: item.index)
                 if len(data) != len(batch):

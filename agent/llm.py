@@ -14,10 +14,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import ModelError
@@ -26,6 +27,13 @@ from agent.tokens import count_tokens
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+
+
+def _sdk_messages(messages: Sequence[Message]) -> list[ChatCompletionMessageParam]:
+    """Our plain message dicts as the SDK's typed ones (the same JSON objects)."""
+    return cast(list[ChatCompletionMessageParam], list(messages))
+
+
 Schema = TypeVar("Schema", bound=BaseModel)
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
@@ -103,7 +111,7 @@ class LLMClient:
         model = self.cheap_model if cheap else self.model
         response = await self._guarded(
             lambda: self.client.chat.completions.create(
-                model=model, messages=list(messages), **options
+                model=model, messages=_sdk_messages(messages), **options
             )
         )
         if not response.choices:
@@ -144,7 +152,7 @@ class LLMClient:
         async def run() -> tuple[str, Any]:
             stream = await self.client.chat.completions.create(
                 model=self.model,
-                messages=list(messages),
+                messages=_sdk_messages(messages),
                 stream=True,
                 stream_options={"include_usage": True},
             )

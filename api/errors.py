@@ -101,12 +101,16 @@ def store_failure() -> RunFailure:
     )
 
 
-async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, APIError):
+        raise exc
     return exc.response()
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """422 naming each problem by location and message, never repeating the input."""
+    if not isinstance(exc, RequestValidationError):
+        raise exc
     detail = [
         {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
         for error in exc.errors()
@@ -116,7 +120,7 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     )
 
 
-async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     failure = store_failure()
     log.error("%s %s failed [ref %s]: %s", request.method, request.url.path, failure.reference, exc)
     return JSONResponse(failure.body(), status_code=failure.status)
@@ -129,12 +133,15 @@ def install_error_handlers(app: FastAPI, prefix: str) -> None:
     shape under `prefix`; other paths (Slack's, unknown ones) keep FastAPI's.
     """
 
-    async def framework_error(request: Request, exc: HTTPException) -> Response:
+    async def framework_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):
+            raise exc
         path = request.url.path
         if path != prefix and not path.startswith(prefix + "/"):
             return await http_exception_handler(request, exc)
         error = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
-        return error_response(exc.status_code, error, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, error, str(exc.detail), headers=headers)
 
     app.add_exception_handler(HTTPException, framework_error)
     app.add_exception_handler(APIError, _api_error)

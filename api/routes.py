@@ -16,7 +16,7 @@ built per app (its length bound is a setting) and FastAPI must see it as a live 
 """
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -31,6 +31,7 @@ from api.schemas import (
     Cleared,
     ErrorBody,
     HistoryPage,
+    QueryFields,
     SessionCreated,
     TurnOut,
     query_request_model,
@@ -202,9 +203,10 @@ def session_router(runs: AgentRuns, settings: Settings) -> APIRouter:
         header: SessionHeader = None,
         cookie: SessionCookie = None,
     ) -> Response:
-        named = first_session(caller, body.session_id, header, cookie)
+        fields = cast(QueryFields, body)
+        named = first_session(caller, fields.session_id, header, cookie)
         session_id = named or caller.owner.new_session_id()
-        run = runs.start(body.query, session_id, caller.user)
+        run = runs.start(fields.query, session_id, caller.user)
         headers = {SESSION_HEADER: session_id}
         response: Response
         if wants_json(request.headers.get("accept")):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 
 from agent import AgentResult
 from api.sessions import SESSION_ID_PATTERN
@@ -21,7 +22,7 @@ SESSION_ID_DESCRIPTION = (
     "(or `api:<owner>:<token>` for a JWT subject's sessions)."
 )
 # documented, not enforced by validation: the routes check ids themselves, to answer 400
-SESSION_ID_SCHEMA: dict[str, object] = {"pattern": SESSION_ID_PATTERN}
+SESSION_ID_SCHEMA: JsonDict = {"pattern": SESSION_ID_PATTERN}
 
 
 class QueryFields(BaseModel):

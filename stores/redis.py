@@ -143,7 +143,12 @@ class RedisSessionStore:
         return MessageHistory(session_id, tuple(turns))
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
-        args = [encode_turn(turn), session_id, turn.question, self._retention_ms]
+        args: list[bytes | str | int] = [
+            encode_turn(turn),
+            session_id,
+            turn.question,
+            self._retention_ms,
+        ]
         with self._unavailable_on_error():
             seq = await self._append_script(keys=self._session_keys(session_id), args=args)
         return turn.with_seq(int(seq))
@@ -170,7 +175,7 @@ class RedisSessionStore:
             members = await self._redis.zrevrangebyscore(
                 scope_index_key(self._prefix, scope), "+inf", cutoff, start=0, num=limit
             )
-            session_ids = [member.decode() for member in members]
+            session_ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for session_id in session_ids:
                     pipe.hgetall(meta_key(self._prefix, session_id))

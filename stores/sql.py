@@ -129,10 +129,11 @@ class SQLSessionStore:
         check_limit(limit)
         if limit == 0:
             return MessageHistory(session_id)
+        parameters: dict[str, str | int] = {"session_id": session_id}
         if limit is None:
-            query, parameters = _LATEST_TURNS, {"session_id": session_id}
+            query = _LATEST_TURNS
         else:
-            query, parameters = _LATEST_TURNS_UP_TO, {"session_id": session_id, "limit": limit}
+            query, parameters["limit"] = _LATEST_TURNS_UP_TO, limit
         with unavailable_on_error(self._url):
             async with self._reader.connect() as conn:
                 rows = (await conn.execute(query, parameters)).all()

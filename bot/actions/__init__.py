@@ -15,11 +15,12 @@ from bot.blocks import (
     ACTION_HISTORY_PAGE,
     ACTION_HISTORY_SHOW,
     ACTION_RETRY,
+    Blocks,
     parse_history_page_value,
 )
 from bot.memory import AccessDenied, authorize
 from bot.questions import Question, clean_text
-from bot.responding import Blocks, respond_with
+from bot.responding import respond_with
 from bot.services import BotServices
 from bot.threads import ThreadRef
 
@@ -131,7 +132,8 @@ async def question_to_retry(
     except SlackApiError as exc:
         log.warning("cannot read back the question to retry: %s", exc.response.get("error"))
         return None
-    original = next((m for m in replies.get("messages", []) if m.get("ts") == question_ts), None)
+    messages: list[dict[str, Any]] = replies.get("messages", [])
+    original = next((m for m in messages if m.get("ts") == question_ts), None)
     if original is None or not original.get("user"):
         return None
     return Question(

@@ -210,8 +210,10 @@ async def test_slack_rate_limits_are_waited_out(start_dexter, model) -> None:
     await dexter.send.event(question)
 
     await wait_until(lambda: answers(dexter.slack, question["ts"]), within=15)
-    statuses = [c.status for c in dexter.slack.calls("chat.postMessage")]
-    assert statuses[0] == 429 and statuses[-1] == 200
+    limited, *_, accepted = dexter.slack.calls("chat.postMessage")
+    assert (limited.status, accepted.status) == (429, 200)
+    assert accepted.params["text"] == limited.params["text"]  # the same status, sent again
+    assert accepted.time - limited.time >= 1.0  # after the Retry-After Slack asked for
 
 
 async def test_bad_signature_stale_timestamp_and_malformed_json_are_refused(

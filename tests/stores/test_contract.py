@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from stores import SessionStore, Source, Turn
+from stores.models import scope_of
 from tests.stores.backends import SHARED_BACKENDS, Backend
 
 
@@ -290,12 +292,30 @@ async def test_a_hundred_and_fifty_sessions_can_be_locked_at_once(
     )
 
 
-async def test_ping_succeeds_on_a_live_store(store: SessionStore) -> None:
-    await store.ping()
+async def test_ping_answers_on_a_live_store_and_changes_nothing(
+    store: SessionStore, session_id: str
+) -> None:
+    await store.append(session_id, full_turn())
+
+    assert await store.ping() is None
+
+    assert [t.seq for t in await store.load(session_id)] == [1]
+    assert [s.session_id for s in await store.sessions(scope_of(session_id))] == [session_id]
 
 
 async def test_every_backend_keeps_the_session_store_protocol(store: SessionStore) -> None:
-    assert isinstance(store, SessionStore)
+    """Same methods, same parameters (names, kinds, defaults), same sync/async nature:
+    `isinstance` against a runtime-checkable protocol looks at names only."""
+    for name, wanted in inspect.getmembers(SessionStore, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        method = getattr(type(store), name)
+        expected = list(inspect.signature(wanted).parameters.values())
+        found = list(inspect.signature(method).parameters.values())
+        assert [(p.name, p.kind, p.default) for p in found] == [
+            (p.name, p.kind, p.default) for p in expected
+        ], name
+        assert inspect.iscoroutinefunction(method) == inspect.iscoroutinefunction(wanted), name
 
 
 async def _hold_briefly(store: SessionStore, session_id: str) -> None:

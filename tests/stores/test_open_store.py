@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import sqlite3
@@ -15,6 +16,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, insert, inspect
 from sqlalchemy.schema import CreateSchema, DropSchema
 
@@ -73,14 +75,20 @@ async def test_opening_a_sqlite_file_creates_its_directory_and_schema(tmp_path: 
     assert await _tables(f"sqlite+aiosqlite:///{path}") >= {"sessions", "turns", "claimed_events"}
 
 
-async def test_concurrent_first_opens_of_one_sqlite_file_migrate_it_once(tmp_path: Path) -> None:
+async def test_concurrent_first_opens_of_one_sqlite_file_migrate_it_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/dexter.db"
+    caplog.set_level(logging.INFO, logger="alembic.runtime.migration")
 
     stores = await asyncio.gather(*(open_store(url) for _ in range(4)))
 
     for store in stores:
         await store.close()
-    reopened = await open_store(url, migrate=False)
+    upgrades = [r.getMessage() for r in caplog.records if "Running upgrade" in r.getMessage()]
+    revisions = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
+    assert len(upgrades) == len(revisions) >= 2  # each migration ran once, by one opener
+    reopened = await open_store(url, migrate=False)  # and the schema is current
     await reopened.close()
 
 
