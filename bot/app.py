@@ -119,6 +119,7 @@ async def start_slack_bot(config: SlackConfig, agent: Researcher, store: Session
         memory=ThreadMemory(store, client),
         follow_up_without_mention=config.follow_up_without_mention,
     )
+    app.middleware(services.attach)
     for listeners in (events, commands, actions, shortcuts):
-        listeners.register(app, services)
+        listeners.register(app)
     return SlackBot(app, answerer, session, config.shutdown_grace)

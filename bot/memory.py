@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -33,6 +34,10 @@ PAGE_SIZE = 5
 
 class AccessDenied(PermissionError):
     """The session belongs to another channel or workspace than the request."""
+
+
+ThreadView = Callable[["ThreadMemory", ThreadRef], Awaitable[Blocks]]
+"""What a command or button shows of a thread: one of `ThreadMemory`'s views."""
 
 
 def authorize(session_id: str, team: str, channel: str) -> ThreadRef:

@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.blocks import Blocks, error_blocks, message_payload, usage_blocks
 from bot.memory import AccessDenied
@@ -16,14 +16,17 @@ from stores import StoreUnavailable
 log = logging.getLogger(__name__)
 
 
-async def respond_with(
+async def respond_ephemerally(
+    ack: AsyncAck,
     respond: AsyncRespond,
     produce: Callable[[], Awaitable[Blocks]],
     *,
     command: str,
     replace_original: bool = False,
 ) -> None:
-    """Send what `produce` builds to the requester only; a refusal or failure says why."""
+    """Every command, button and shortcut: acknowledge at once, then send what `produce`
+    builds to the requester only; a refusal or failure says why instead."""
+    await ack()
     try:
         blocks = await produce()
     except (AccessDenied, InvalidThreadLink) as exc:

@@ -1,8 +1,11 @@
-"""What the Slack listeners need, built once by the app and handed to every `register`."""
+"""What the Slack listeners need, built once by the app and handed to each by Bolt."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncBoltContext
 
 from bot.answering import ThreadAnswerer
 from bot.memory import ThreadMemory
@@ -13,3 +16,8 @@ class BotServices:
     answerer: ThreadAnswerer
     memory: ThreadMemory
     follow_up_without_mention: bool = True
+
+    async def attach(self, context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:
+        """Bolt middleware: a listener gets these by naming a parameter `services`."""
+        context["services"] = self
+        await next_()

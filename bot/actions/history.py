@@ -1,0 +1,34 @@
+"""History buttons: show a thread's memory, and page through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+
+from bot.actions.buttons import clicked_thread, thread_button
+from bot.blocks import Blocks, parse_history_page_value
+from bot.memory import AccessDenied, ThreadMemory
+from bot.responding import respond_ephemerally
+from bot.services import BotServices
+
+show_history = thread_button("Show", ThreadMemory.thread_page)
+
+
+async def turn_page(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    services: BotServices,
+) -> None:
+    """A page button carries its thread and page number (`history_page_value`)."""
+
+    async def produce() -> Blocks:
+        try:
+            session_id, number = parse_history_page_value(action["value"])
+        except ValueError as exc:
+            raise AccessDenied("that page button is not Dexter's") from exc
+        return await services.memory.thread_page(clicked_thread(body, session_id), number)
+
+    await respond_ephemerally(ack, respond, produce, command="Page", replace_original=True)

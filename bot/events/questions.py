@@ -1,0 +1,72 @@
+"""Mentions, direct messages and follow-ups in Dexter's threads become questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import usage_blocks
+from bot.questions import Question, question_from_event
+from bot.services import BotServices
+
+USAGE_HINT = "Ask me about a company, e.g. “@Dexter how did Apple's margins change since 2021?”"
+
+
+async def on_mention(
+    event: dict[str, Any], context: AsyncBoltContext, services: BotServices
+) -> None:
+    question = question_from_event(event, context.team_id, context.bot_user_id)
+    if question is not None:
+        await handle_question(question, services, context.client)
+
+
+async def on_message(
+    event: dict[str, Any], context: AsyncBoltContext, services: BotServices
+) -> None:
+    question = question_from_event(event, context.team_id, context.bot_user_id)
+    if question is None or (question.mentioned and not question.is_dm):
+        return  # the app_mention event of the same message answers it
+    if question.is_dm or await is_follow_up(question, services):
+        await handle_question(question, services, context.client)
+
+
+async def is_follow_up(question: Question, services: BotServices) -> bool:
+    """A message without a mention in a thread Dexter has answered (or is answering)."""
+    if not (question.in_thread and services.follow_up_without_mention):
+        return False
+    session_id = question.thread.session_id
+    return services.answerer.is_answering(session_id) or await services.memory.has_turns(session_id)
+
+
+async def handle_question(
+    question: Question, services: BotServices, client: AsyncWebClient
+) -> None:
+    """Answer, or run the thread command (`history`, `clear`, `help`) the text names."""
+    if not await services.answerer.claim(question):
+        return
+    if not question.text:
+        await client.chat_postEphemeral(
+            channel=question.thread.channel,
+            user=question.user,
+            thread_ts=question.thread.thread_ts if question.in_thread else None,
+            text=USAGE_HINT,
+            blocks=usage_blocks("@Dexter", None),
+        )
+        return
+    command = question.command if question.mentioned or question.is_dm else None
+    if command is None:
+        services.answerer.enqueue(question)
+    elif command == "history":
+        await services.memory.show_in_thread(question)
+    elif command == "clear":
+        await services.memory.confirm_in_thread(question)
+    else:
+        await client.chat_postEphemeral(
+            channel=question.thread.channel,
+            user=question.user,
+            thread_ts=question.thread.thread_ts,
+            text="How to use Dexter",
+            blocks=usage_blocks("@Dexter help", None),
+        )

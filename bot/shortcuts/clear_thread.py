@@ -1,0 +1,29 @@
+"""The message shortcut "Clear Dexter's memory of this thread"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+
+from bot.blocks import Blocks
+from bot.responding import respond_ephemerally
+from bot.services import BotServices
+from bot.threads import ThreadRef
+
+CLEAR_THREAD_CALLBACK = "dexter_clear_thread"
+
+
+async def offer_clear_of_thread(
+    ack: AsyncAck, shortcut: dict[str, Any], respond: AsyncRespond, services: BotServices
+) -> None:
+    async def produce() -> Blocks:
+        message = shortcut.get("message") or {}
+        thread = ThreadRef(
+            shortcut["team"]["id"],
+            shortcut["channel"]["id"],
+            message.get("thread_ts") or message["ts"],
+        )
+        return await services.memory.clear_confirmation(thread)
+
+    await respond_ephemerally(ack, respond, produce, command="Clear Dexter's memory")
