@@ -13,6 +13,7 @@ falls back to this one whenever that call fails; it costs no tokens and about a 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -182,11 +183,9 @@ def key_entities(text: str) -> list[str]:
         if ticker not in _NOT_TICKERS:
             seen.setdefault(ticker, None)
     for match in _NAME.finditer(text):
-        words = [w for w in match.group().split() if w not in _NOT_NAMES]
-        while words and words[0] == "&":
-            words.pop(0)
-        if words:
-            seen.setdefault(" ".join(words), None)
+        name = _name(match.group().split())
+        if name:
+            seen.setdefault(name, None)
     return list(seen)
 
 
@@ -195,31 +194,43 @@ def mentioned_names(text: str) -> list[str]:
 
     Stricter, for searching with: a capitalised word that only ever opens a sentence
     ("Yeah", "Glad", "Remember") is more likely a word than a name unless a ticker follows
-    it ("Apple (AAPL) reported"), and an upper-case
-    word counts as a ticker in parentheses or after "$" ("Apple (AAPL)", "$NVDA").
+    it ("Apple (AAPL) reported"), and an upper-case word counts as a ticker in parentheses
+    or after "$" ("Apple (AAPL)", "$NVDA").
     """
     seen: dict[str, None] = {}
     for match in _TICKER.finditer(text):
         ticker = match.group().lstrip("$")
-        before = text[: match.start()].rstrip()
-        if ticker not in _NOT_TICKERS and (match.group()[0] == "$" or before.endswith("(")):
+        in_parentheses = _char_before(text, match.start(), string.whitespace) == "("
+        if ticker not in _NOT_TICKERS and (match.group()[0] == "$" or in_parentheses):
             seen.setdefault(ticker, None)
     for match in _NAME.finditer(text):
         words = match.group().split()
-        named = text[match.end() :].startswith(" (")  # "Apple (AAPL) reported"
-        if _opens_sentence(text, match.start()) and not named:
+        named = text.startswith(" (", match.end())  # "Apple (AAPL) reported"
+        if _char_before(text, match.start(), " \t\"'(*-•") in _SENTENCE_ENDS and not named:
             words = words[1:]  # "Remember Jon": only the first word is in doubt
-        words = [w for w in words if w not in _NOT_NAMES]
-        while words and words[0] == "&":
-            words.pop(0)
-        if words:
-            seen.setdefault(" ".join(words), None)
+        name = _name(words)
+        if name:
+            seen.setdefault(name, None)
     return list(seen)
 
 
-def _opens_sentence(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t\"'(*-•")
-    return not before or before[-1] in ".!?:;\n"
+_SENTENCE_ENDS = ("", ".", "!", "?", ":", ";", "\n")
+
+
+def _char_before(text: str, start: int, skipping: str) -> str:
+    """The character before `start` once `skipping` characters are passed; "" at the start."""
+    index = start
+    while index > 0 and text[index - 1] in skipping:
+        index -= 1
+    return text[index - 1] if index else ""
+
+
+def _name(words: list[str]) -> str:
+    """A run of capitalised words as a name, less sentence openers and metric words."""
+    words = [w for w in words if w not in _NOT_NAMES]
+    while words and words[0] == "&":
+        words.pop(0)
+    return " ".join(words)
 
 
 def content_terms(text: str) -> list[str]:
