@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, Researcher, RunTimeout
-from bot.blocks import answer_messages, error_blocks, message_payload, retry_actions
+from bot.blocks import Message, answer_messages, error_blocks, message_payload, retry_actions
 from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
 from stores import SessionStore, StoreUnavailable
@@ -129,15 +129,14 @@ class ThreadAnswerer:
         for question in questions:
             reference = secrets.token_hex(4)
             log.warning("shutting down before answering %s [ref %s]", question.event_key, reference)
-            blocks = [*error_blocks(RESTARTED, reference), retry_actions(question.ts)]
             try:
                 await self.client.chat_postMessage(
                     channel=question.thread.channel,
                     thread_ts=question.thread.thread_ts,
-                    **message_payload(blocks),
+                    **_try_again(RESTARTED, reference, question),
                 )
             except Exception:
-                log.exception("could not ask %s to retry after a restart", question.event_key)
+                log.exception("could not tell the thread about ref %s", reference)
 
     async def answer(self, question: Question) -> None:
         """Research `question` with progress in its thread; never raises."""
@@ -176,11 +175,7 @@ class ThreadAnswerer:
         """Put the restart notice with Try again where the answer was being prepared."""
         reference = secrets.token_hex(4)
         log.warning("shutting down while answering %s [ref %s]", question.event_key, reference)
-        blocks = [*error_blocks(RESTARTED, reference), retry_actions(question.ts)]
-        try:
-            await progress.finish([message_payload(blocks)])
-        except Exception:
-            log.exception("could not ask %s to retry after a restart", question.event_key)
+        await _replace_status(progress, _try_again(RESTARTED, reference, question), reference)
 
     async def _apologise(
         self, question: Question, progress: ThreadProgress, exc: Exception
@@ -192,11 +187,20 @@ class ThreadAnswerer:
             )
         else:
             log.exception("answer failed [ref %s] in %s", reference, question.thread.session_id)
-        blocks = [*error_blocks(apology(exc), reference), retry_actions(question.ts)]
-        try:
-            await progress.finish([message_payload(blocks)])
-        except Exception:
-            log.exception("could not tell the thread about ref %s", reference)
+        await _replace_status(progress, _try_again(apology(exc), reference, question), reference)
+
+
+def _try_again(text: str, reference: str, question: Question) -> Message:
+    """`text` with its reference id and a Try again button for `question`, as one message."""
+    return message_payload([*error_blocks(text, reference), retry_actions(question.ts)])
+
+
+async def _replace_status(progress: ThreadProgress, message: Message, reference: str) -> None:
+    """Put `message` where the status was; if Slack refuses, the log keeps the reference."""
+    try:
+        await progress.finish([message])
+    except Exception:
+        log.exception("could not tell the thread about ref %s", reference)
 
 
 def apology(exc: Exception) -> str:
