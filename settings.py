@@ -1,18 +1,41 @@
-"""Dexter's configuration: read once from the environment and `.env`, then passed down.
+"""Dexter's configuration: read once from the environment and `.env` by `service/`.
 
-Nothing below `app.py` reads `os.environ`; it gets this object (or values from it).
+Nothing else reads `os.environ` or this object: `service.configs` hands each layer its
+own small config (`SlackConfig`, `ResearchConfig`, `APIConfig`, the store's options).
+Defaults are those configs' own, taken from them here, so each is written once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent import AgentConfig
+from agent.factory import EmbeddingKind, MarketDataConfig, ModelConfig
+from api.config import APIConfig
+from bot.app import SlackConfig
+from stores import (
+    DEFAULT_LOCK_TTL,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_REDIS_PREFIX,
+    DEFAULT_RETENTION_SECONDS,
+)
+
 DEFAULT_SQLITE_PATH = Path("data/dexter.db")
+SECONDS_PER_DAY = 86_400
+
+
+def default(config: type, name: str) -> Any:
+    """The default a layer's config dataclass gives its field `name`."""
+    for found in dataclasses.fields(config):
+        if found.name == name:
+            return found.default
+    raise AttributeError(f"{config.__name__} has no field {name!r}")
 
 
 class SettingsError(Exception):
@@ -30,66 +53,87 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    dexter_follow_up_without_mention: bool = True
-    dexter_progress_interval: float = Field(1.2, gt=0, description="seconds between status edits")
-    dexter_shutdown_grace: float = Field(20.0, ge=0, description="seconds answers may finish")
+    slack_api_url: str = default(SlackConfig, "api_url")
+    dexter_follow_up_without_mention: bool = default(SlackConfig, "follow_up_without_mention")
+    dexter_progress_interval: float = Field(
+        default(SlackConfig, "progress_interval"), gt=0, description="seconds between status edits"
+    )
+    dexter_shutdown_grace: float = Field(
+        default(SlackConfig, "shutdown_grace"), ge=0, description="seconds answers may finish"
+    )
     port: int = Field(3000, ge=1, le=65535)
     host: str = "0.0.0.0"
 
     # Model
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    dexter_model: str = "gpt-4.1"
+    dexter_model: str = default(ModelConfig, "model")
     dexter_fast_model: str | None = None
-    dexter_embedding_model: str = "text-embedding-3-small"
-    dexter_model_timeout: float = Field(60.0, gt=0, description="seconds per model call")
-    dexter_model_budget: float = Field(180.0, gt=0, description="seconds for all retries of a call")
-    dexter_model_retries: int = Field(3, ge=0, le=10)
+    dexter_embedding_model: str = default(ModelConfig, "embedding_model")
+    dexter_model_timeout: float = Field(
+        default(ModelConfig, "timeout"), gt=0, description="seconds per model call"
+    )
+    dexter_model_budget: float = Field(
+        default(ModelConfig, "budget"), gt=0, description="seconds for all retries of a call"
+    )
+    dexter_model_retries: int = Field(default(ModelConfig, "retries"), ge=0, le=10)
 
     # Market data
     financial_datasets_api_key: SecretStr | None = None
-    financial_datasets_base_url: str = "https://api.financialdatasets.ai"
-    dexter_tool_timeout: float = Field(20.0, gt=0)
-    dexter_tool_cache_ttl: float = Field(300.0, ge=0)
-    dexter_tool_result_tokens: int = Field(1500, ge=100)
+    financial_datasets_base_url: str = default(MarketDataConfig, "base_url")
+    dexter_tool_timeout: float = Field(default(MarketDataConfig, "timeout"), gt=0)
+    dexter_tool_cache_ttl: float = Field(default(MarketDataConfig, "cache_ttl"), ge=0)
+    dexter_tool_result_tokens: int = Field(default(MarketDataConfig, "result_tokens"), ge=100)
 
     # Agent
-    dexter_max_iterations: int = Field(3, ge=1, le=10)
-    dexter_run_timeout: float = Field(300.0, gt=0, description="seconds for one whole answer")
+    dexter_max_iterations: int = Field(default(AgentConfig, "max_iterations"), ge=1, le=10)
+    dexter_run_timeout: float = Field(
+        default(AgentConfig, "run_timeout"), gt=0, description="seconds for one whole answer"
+    )
 
     # Stores
     dexter_store_url: str | None = None
     redis_url: str | None = None
     database_url: str | None = None
     dexter_sqlite_path: Path = DEFAULT_SQLITE_PATH
-    dexter_redis_prefix: str = "dexter"
-    dexter_retention_days: float = Field(30.0, gt=0)
-    dexter_memory_max_sessions: int = Field(10_000, ge=1)
-    dexter_lock_ttl: float = Field(60.0, gt=0, description="seconds a crashed holder keeps a lock")
-
-    # Memory
-    dexter_summarize_llm: bool = False
-    dexter_use_embeddings: bool = True
-    dexter_embeddings: Literal["local", "openai", "lexical"] = "local"
-    dexter_max_context_messages: int | None = Field(
-        None, ge=0, description="earlier turns sent at most; unset, the token budget decides"
+    dexter_redis_prefix: str = DEFAULT_REDIS_PREFIX
+    dexter_retention_days: float = Field(DEFAULT_RETENTION_SECONDS / SECONDS_PER_DAY, gt=0)
+    dexter_memory_max_sessions: int = Field(
+        DEFAULT_MAX_SESSIONS, ge=1, description="sessions a memory:// store keeps at most"
     )
-    dexter_recent_turns: int = Field(1, ge=0, le=50)
-    dexter_context_token_budget: int = Field(2000, ge=0)
+    dexter_lock_ttl: float = Field(
+        DEFAULT_LOCK_TTL, gt=0, description="seconds a crashed holder keeps a lock"
+    )
+
+    # Context selection: which earlier turns of a thread the model sees
+    dexter_summarize_llm: bool = default(AgentConfig, "summarize_with_model")
+    dexter_use_embeddings: bool = True
+    dexter_embeddings: EmbeddingKind = "local"
+    dexter_max_context_messages: int | None = Field(
+        None,
+        ge=0,
+        description="earlier messages sent at most (a turn is two); unset, the budget decides",
+    )
+    dexter_recent_turns: int = Field(default(AgentConfig, "recent_turns"), ge=0, le=50)
+    dexter_context_token_budget: int = Field(default(AgentConfig, "context_token_budget"), ge=0)
     dexter_min_relevance: float = Field(
-        0.5, ge=-10, le=10, description="standard deviations above the thread's mean relevance"
+        default(AgentConfig, "min_relevance"),
+        ge=-10,
+        le=10,
+        description="standard deviations above the thread's mean relevance",
     )
     dexter_history_load_limit: int = Field(
-        2000, ge=1, description="latest turns of a thread loaded to choose context from"
+        default(AgentConfig, "history_load_limit"),
+        ge=1,
+        description="latest turns of a thread loaded to choose context from",
     )
 
     # HTTP session API
     backend_api_key: SecretStr | None = None
     jwt_secret: SecretStr | None = None
-    secure_cookies: bool = False
-    dexter_api_enabled: bool = False
-    dexter_max_query_chars: int = Field(4000, ge=1)
+    secure_cookies: bool = default(APIConfig, "secure_cookies")
+    dexter_api_enabled: bool = default(APIConfig, "open_without_credentials")
+    dexter_max_query_chars: int = Field(default(APIConfig, "max_query_chars"), ge=1)
 
     log_level: str = "INFO"
 
@@ -117,7 +161,7 @@ class Settings(BaseSettings):
 
     @property
     def retention_seconds(self) -> float:
-        return self.dexter_retention_days * 86_400
+        return self.dexter_retention_days * SECONDS_PER_DAY
 
     def secret_values(self) -> list[str]:
         """Every secret that is set, so logging can mask it wherever it appears."""
@@ -136,11 +180,6 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         return values
-
-    @property
-    def cheap_model(self) -> str:
-        """The model for the cheap phases (understand, reflect, summaries)."""
-        return self.dexter_fast_model or self.dexter_model
 
 
 def load_settings(**overrides: Any) -> Settings:

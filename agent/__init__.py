@@ -1,7 +1,8 @@
-"""The research agent, free of Slack: `Agent.run(query, session_id=..., store=...)`."""
+"""The research agent, free of Slack: `ResearchService.answer(question, session_id=...)`."""
 
 from agent.errors import AgentError, ModelError, RunTimeout
-from agent.orchestrator import Agent, AgentConfig, AgentResult, Researcher
+from agent.orchestrator import Agent, AgentConfig, AgentResult
+from agent.research import ResearchService
 
 __all__ = [
     "Agent",
@@ -9,6 +10,6 @@ __all__ = [
     "AgentError",
     "AgentResult",
     "ModelError",
-    "Researcher",
+    "ResearchService",
     "RunTimeout",
 ]

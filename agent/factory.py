@@ -1,8 +1,12 @@
-"""Build the agent and its parts from the settings: the one place settings enter `agent/`."""
+"""The agent and the clients it owns, built from the agent's own small configuration.
+
+Each default lives in these dataclasses once; `settings` reads the environment into them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from openai import AsyncOpenAI
 
@@ -10,10 +14,51 @@ from agent.embeddings import Embedder, build_embedder
 from agent.llm import LLMClient
 from agent.orchestrator import Agent, AgentConfig
 from agent.tools import FinancialDatasetsClient, market_data_registry
-from settings import Settings
 
 # The SDK refuses to start without a key; a local OpenAI-compatible server ignores it.
 PLACEHOLDER_API_KEY = "not-needed-for-local-servers"
+
+EmbeddingKind = Literal["local", "openai", "lexical"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """The OpenAI-compatible server and the models the phases use."""
+
+    api_key: str | None = None
+    base_url: str | None = None
+    model: str = "gpt-4.1"
+    fast_model: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    timeout: float = 60.0
+    budget: float = 180.0
+    retries: int = 3
+
+    @property
+    def cheap_model(self) -> str:
+        """The model for the cheap phases (understand, reflect, summaries)."""
+        return self.fast_model or self.model
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataConfig:
+    """The Financial Datasets API and how its results are cached and trimmed."""
+
+    api_key: str | None = None
+    base_url: str = "https://api.financialdatasets.ai"
+    timeout: float = 20.0
+    cache_ttl: float = 300.0
+    result_tokens: int = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchConfig:
+    """Everything the agent is built from; `embeddings` None sends no vectors at all."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    market_data: MarketDataConfig = field(default_factory=MarketDataConfig)
+    embeddings: EmbeddingKind | None = "local"
+    agent: AgentConfig = field(default_factory=AgentConfig)
 
 
 @dataclass
@@ -29,57 +74,40 @@ class AgentParts:
         await self.openai.close()
 
 
-def openai_client(settings: Settings) -> AsyncOpenAI:
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+def openai_client(config: ModelConfig) -> AsyncOpenAI:
     return AsyncOpenAI(
-        api_key=key or PLACEHOLDER_API_KEY,
-        base_url=settings.openai_base_url,
-        timeout=settings.dexter_model_timeout,
-        max_retries=settings.dexter_model_retries,
+        api_key=config.api_key or PLACEHOLDER_API_KEY,
+        base_url=config.base_url,
+        timeout=config.timeout,
+        max_retries=config.retries,
     )
 
 
-def agent_config(settings: Settings) -> AgentConfig:
-    return AgentConfig(
-        max_iterations=settings.dexter_max_iterations,
-        run_timeout=settings.dexter_run_timeout,
-        summarize_with_model=settings.dexter_summarize_llm,
-        recent_turns=settings.dexter_recent_turns,
-        max_context_turns=settings.dexter_max_context_messages,
-        context_token_budget=settings.dexter_context_token_budget,
-        min_relevance=settings.dexter_min_relevance,
-        history_load_limit=settings.dexter_history_load_limit,
-    )
-
-
-def embedder(settings: Settings, client: AsyncOpenAI) -> Embedder | None:
-    if not settings.dexter_use_embeddings:
+def embedder(config: ResearchConfig, client: AsyncOpenAI) -> Embedder | None:
+    if config.embeddings is None:
         return None
     return build_embedder(
-        settings.dexter_embeddings, openai_client=client, model=settings.dexter_embedding_model
+        config.embeddings, openai_client=client, model=config.model.embedding_model
     )
 
 
-def build_agent(settings: Settings) -> AgentParts:
-    client = openai_client(settings)
-    key = settings.financial_datasets_api_key
+def build_agent(config: ResearchConfig) -> AgentParts:
+    client = openai_client(config.model)
+    data = config.market_data
     market_data = FinancialDatasetsClient(
-        settings.financial_datasets_base_url,
-        key.get_secret_value() if key else None,
-        timeout=settings.dexter_tool_timeout,
-        cache_ttl=settings.dexter_tool_cache_ttl,
+        data.base_url, data.api_key, timeout=data.timeout, cache_ttl=data.cache_ttl
     )
     tools = market_data_registry(
         market_data,
-        timeout=settings.dexter_tool_timeout,
-        result_tokens=settings.dexter_tool_result_tokens,
-        cache_ttl=settings.dexter_tool_cache_ttl,
+        timeout=data.timeout,
+        result_tokens=data.result_tokens,
+        cache_ttl=data.cache_ttl,
     )
     llm = LLMClient(
         client,
-        model=settings.dexter_model,
-        cheap_model=settings.cheap_model,
-        budget=settings.dexter_model_budget,
+        model=config.model.model,
+        cheap_model=config.model.cheap_model,
+        budget=config.model.budget,
     )
-    agent = Agent(llm, tools, embedder=embedder(settings, client), config=agent_config(settings))
+    agent = Agent(llm, tools, embedder=embedder(config, client), config=config.agent)
     return AgentParts(agent, client, market_data)

@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 import numpy as np
 
@@ -106,20 +105,6 @@ class _Run:
     def spent(self, phase: str, usage: Usage, started: float) -> None:
         self.usage[phase] = self.usage.get(phase, Usage()) + usage
         self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
-
-
-class Researcher(Protocol):
-    """What front ends need of the agent: `Agent` itself, or something running it elsewhere."""
-
-    async def run(
-        self,
-        query: str,
-        *,
-        session_id: str | None = None,
-        store: SessionStore | None = None,
-        on_progress: ProgressCallback | None = None,
-        user: str | None = None,
-    ) -> AgentResult: ...
 
 
 class Agent:

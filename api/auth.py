@@ -1,6 +1,6 @@
 """Who may call the session API: an API key, a JWT, or (for local use only) anyone.
 
-Access follows the settings:
+Access follows the configuration (`api.config.APIConfig`, from these variables):
 
 - `BACKEND_API_KEY` set: a request may carry it in `X-API-Key` (compared in constant time).
 - `JWT_SECRET` set: a request may carry `Authorization: Bearer <JWT>`, signed HS256 with the
@@ -26,9 +26,9 @@ import jwt
 from fastapi import Request, Security, params
 from fastapi.security import APIKeyHeader, HTTPBearer
 
+from api.config import APIConfig
 from api.errors import APIError
 from api.sessions import Owner
-from settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
 JWT_ALGORITHMS = ["HS256"]
@@ -63,17 +63,17 @@ log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def api_access(settings: Settings) -> Access:
+def api_access(config: APIConfig) -> Access:
     """Credentials when any are set; open only when asked for and bound to loopback."""
-    if settings.backend_api_key is not None or settings.jwt_secret is not None:
+    if config.api_key is not None or config.jwt_secret is not None:
         return Access.CREDENTIALS
-    if not settings.dexter_api_enabled:
+    if not config.open_without_credentials:
         return Access.OFF
-    if settings.host not in LOOPBACK_HOSTS:
+    if config.host not in LOOPBACK_HOSTS:
         log.error(
             "DEXTER_API_ENABLED opens the API without credentials, so it is served only when "
             "HOST is a loopback address (127.0.0.1, ::1, localhost), not %s; the API is off",
-            settings.host,
+            config.host,
         )
         return Access.OFF
     return Access.OPEN
@@ -93,13 +93,6 @@ class Authenticator:
     def __init__(self, api_key: str | None, jwt_secret: str | None) -> None:
         self._api_key = api_key.encode() if api_key else None
         self._jwt_secret = jwt_secret
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Authenticator:
-        key, secret = settings.backend_api_key, settings.jwt_secret
-        return cls(
-            key.get_secret_value() if key else None, secret.get_secret_value() if secret else None
-        )
 
     @property
     def is_open(self) -> bool:

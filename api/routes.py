@@ -22,6 +22,7 @@ from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import Authenticator, Caller
+from api.config import APIConfig
 from api.errors import APIError, RunFailure, error_response
 from api.runs import AgentRuns
 from api.schemas import (
@@ -38,7 +39,6 @@ from api.schemas import (
 )
 from api.sessions import ForeignSession, InvalidSessionId
 from api.sse import EVENT_SCHEMA, event_stream
-from settings import Settings
 
 PREFIX = "/agent"
 COOKIE_NAME = "dexter_session"
@@ -113,12 +113,11 @@ def first_session(caller: Caller, *candidates: str | None) -> str | None:
     return None
 
 
-def session_router(runs: AgentRuns, settings: Settings) -> APIRouter:
-    """The routes, serving `runs`' agent and store with the settings' auth and limits."""
-    authenticate = Authenticator.from_settings(settings)
-    query_body = query_request_model(settings.dexter_max_query_chars)
-    body_limit = settings.dexter_max_query_chars * BODY_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES
-    cookie_max_age = int(settings.retention_seconds)
+def session_router(runs: AgentRuns, config: APIConfig) -> APIRouter:
+    """The routes, serving `runs`' research with the configured credentials and limits."""
+    authenticate = Authenticator(config.api_key, config.jwt_secret)
+    query_body = query_request_model(config.max_query_chars)
+    body_limit = config.max_query_chars * BODY_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES
     auth_errors = () if authenticate.is_open else (401,)
     router = APIRouter(
         prefix=PREFIX,
@@ -132,11 +131,11 @@ def session_router(runs: AgentRuns, settings: Settings) -> APIRouter:
         response.set_cookie(
             COOKIE_NAME,
             session_id,
-            max_age=cookie_max_age,
+            max_age=config.cookie_max_age,
             path=PREFIX,
             httponly=True,
             samesite="lax",
-            secure=settings.secure_cookies,
+            secure=config.secure_cookies,
         )
 
     async def named_session(
@@ -244,14 +243,12 @@ def session_router(runs: AgentRuns, settings: Settings) -> APIRouter:
             int | None, Query(ge=1, description="Only turns with a smaller seq.")
         ] = None,
     ) -> HistoryPage:
-        turns = (await runs.store.load(session_id)).turns
-        older = [t for t in turns if before is None or t.seq < before]
-        page = older[-limit:][::-1]
+        page = await runs.research.history(session_id, limit=limit, before=before)
         return HistoryPage(
             session_id=session_id,
-            turns=[TurnOut.of(t) for t in page],
-            total=len(turns),
-            next_before=page[-1].seq if len(older) > limit else None,
+            turns=[TurnOut.of(t) for t in page.turns],
+            total=page.total,
+            next_before=page.turns[-1].seq if page.has_older else None,
         )
 
     @router.delete(
@@ -265,8 +262,7 @@ def session_router(runs: AgentRuns, settings: Settings) -> APIRouter:
         responses=_errors(400, 404, 422, 503),
     )
     async def erase(session_id: NamedSession) -> Cleared:
-        await runs.settled(session_id)
-        removed = await runs.store.clear(session_id)
+        removed = await runs.research.erase(session_id)
         return Cleared(session_id=session_id, deleted_turns=removed)
 
     return router

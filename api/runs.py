@@ -4,11 +4,8 @@ Each run is an asyncio task feeding the agent's progress events into a queue tha
 stream drains. The task belongs to `AgentRuns`, not to the request: if the client
 disconnects (or a JSON-mode request is cancelled), the run still finishes and its turn
 is stored, so the answer is in the session's history when the client comes back. The
-agent holds the session's lock for the whole run, so questions in one session are
-answered one at a time, in the order they took the lock.
-
-`agent` is any `Researcher`: the `Agent` itself, or the runtime's research thread that runs
-it on a loop of its own (events and results come back to this loop).
+research service holds the session's lock for the whole run, so questions in one session
+are answered one at a time, in the order they took the lock.
 """
 
 from __future__ import annotations
@@ -16,11 +13,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from agent import AgentResult, Researcher
+from agent import AgentResult, ResearchService
 from agent.events import ProgressEvent
 from api.errors import RunFailure, run_failure
 from api.sessions import log_label
-from stores import SessionStore
 
 Outcome = AgentResult | RunFailure
 
@@ -37,9 +33,8 @@ class AgentRun:
 class AgentRuns:
     """Starts runs and keeps them alive until they finish; one instance per app."""
 
-    def __init__(self, agent: Researcher, store: SessionStore) -> None:
-        self.agent = agent
-        self.store = store
+    def __init__(self, research: ResearchService) -> None:
+        self.research = research
         self._tasks: dict[str, set[asyncio.Task[Outcome]]] = {}
 
     def start(self, query: str, session_id: str, user: str | None) -> AgentRun:
@@ -50,15 +45,6 @@ class AgentRuns:
         self._tasks.setdefault(session_id, set()).add(task)
         task.add_done_callback(lambda done: self._forget(session_id, done))
         return AgentRun(session_id, events, task)
-
-    async def settled(self, session_id: str) -> None:
-        """Wait until no run of this process is answering in the session.
-
-        Erasing waits for this, so an answer in progress is erased too instead of being
-        stored just after. (Runs of other processes sharing the store are not waited for.)
-        """
-        while tasks := self._tasks.get(session_id):
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def drain(self) -> None:
         """Wait for every run in progress (on shutdown, so no answer is lost)."""
@@ -81,12 +67,8 @@ class AgentRuns:
     ) -> Outcome:
         """The run's result, or what went wrong; never raises, so no failure goes unlogged."""
         try:
-            return await self.agent.run(
-                query,
-                session_id=session_id,
-                store=self.store,
-                on_progress=events.put_nowait,
-                user=user,
+            return await self.research.answer(
+                query, session_id=session_id, user=user, on_progress=events.put_nowait
             )
         except Exception as exc:  # every failure is reported to the client and logged once
             return run_failure(exc, log_label(session_id))

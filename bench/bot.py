@@ -37,9 +37,10 @@ from typing import Any
 
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from agent import AgentResult, Researcher
+from agent import AgentResult, ResearchService
 from bench.standins import StandinsProcess
-from service.runtime import open_runtime, slack_config
+from service.configs import slack_config
+from service.runtime import open_runtime, research_service
 from service.web import build_web_app
 from settings import load_settings
 from stores import open_store
@@ -66,19 +67,21 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms"
 
 
-class TimedAgent:
-    """The app's agent, with each run's wall time noted by session."""
+class TimedResearch(ResearchService):
+    """The app's research service, with each answer's wall time noted by session."""
 
-    def __init__(self, agent: Researcher) -> None:
-        self.agent = agent
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.seconds: dict[str, float] = {}
 
-    async def run(self, query: str, *, session_id: str, **kwargs: Any) -> AgentResult:
+    async def answer(
+        self, question: str, *, session_id: str | None = None, **kwargs: Any
+    ) -> AgentResult:
         started = time.monotonic()
         try:
-            return await self.agent.run(query, session_id=session_id, **kwargs)
+            return await super().answer(question, session_id=session_id, **kwargs)
         finally:
-            self.seconds[session_id] = time.monotonic() - started
+            self.seconds[session_id or ""] = time.monotonic() - started
 
 
 async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
@@ -101,9 +104,8 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
             dexter_redis_prefix=f"bench-{time.time_ns()}",
             log_level="WARNING",
         )
-        runtime = await open_runtime(settings, slack_config(settings, socket_mode=False))
-        timed = TimedAgent(runtime.research)
-        runtime.slack.answerer.agent = timed  # type: ignore[assignment,union-attr]
+        timed = research_service(settings, TimedResearch)
+        runtime = await open_runtime(settings, slack_config(settings, socket_mode=False), timed)
         server, task, url = await serve(build_web_app(runtime))
         events = [
             mention(f"What was Apple's revenue in 2023? (thread {n})") for n in range(threads)

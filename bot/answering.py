@@ -20,11 +20,11 @@ from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import AgentError, ModelError, Researcher, RunTimeout
+from agent import AgentError, ModelError, ResearchService, RunTimeout
 from bot.blocks import Message, answer_messages, error_blocks, message_payload, retry_actions
 from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
-from stores import SessionStore, StoreUnavailable
+from stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ RESTARTED = "Sorry, Dexter restarted before it could answer this. Please try aga
 
 @dataclass(frozen=True, slots=True)
 class AnsweringConfig:
-    progress_interval: float = 1.2
+    progress_interval: float
     dedupe_ttl: float = 3600.0
     recent_events: int = 10_000
 
@@ -43,17 +43,15 @@ class ThreadAnswerer:
 
     def __init__(
         self,
-        agent: Researcher,
-        store: SessionStore,
+        research: ResearchService,
         client: AsyncWebClient,
         updater: StatusUpdater,
-        config: AnsweringConfig | None = None,
+        config: AnsweringConfig,
     ) -> None:
-        self.agent = agent
-        self.store = store
+        self.research = research
         self.client = client
         self.updater = updater
-        self.config = config or AnsweringConfig()
+        self.config = config
         self._queues: dict[str, deque[Question]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         # Slack delivers one mention as `app_mention` and `message` within milliseconds;
@@ -77,7 +75,7 @@ class ThreadAnswerer:
             return False
         self._seen[key] = True
         try:
-            first = await self.store.claim_event(key, self.config.dedupe_ttl)
+            first = await self.research.claim(key, self.config.dedupe_ttl)
         except StoreUnavailable as exc:
             log.warning("cannot deduplicate %s across processes, going ahead: %s", key, exc)
             first = True
@@ -150,12 +148,11 @@ class ThreadAnswerer:
         )
         try:
             await progress.start()
-            result = await self.agent.run(
+            result = await self.research.answer(
                 question.text,
                 session_id=question.thread.session_id,
-                store=self.store,
-                on_progress=progress.on_event,
                 user=question.user,
+                on_progress=progress.on_event,
             )
             await progress.finish(answer_messages(result.answer, result.sources))
             log.info(

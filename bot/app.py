@@ -17,13 +17,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import Researcher
+from agent import ResearchService
 from bot import actions, commands, events, shortcuts
 from bot.answering import AnsweringConfig, ThreadAnswerer
 from bot.memory import ThreadMemory
 from bot.progress import StatusUpdater
 from bot.services import BotServices
-from stores import SessionStore
 
 
 class SlackRefused(Exception):
@@ -45,10 +44,10 @@ class SlackBot:
     app: AsyncApp
     answerer: ThreadAnswerer
     session: aiohttp.ClientSession
-    shutdown_grace: float
+    config: SlackConfig
 
     async def close(self) -> None:
-        await self.answerer.close(self.shutdown_grace)
+        await self.answerer.close(self.config.shutdown_grace)
         await self.session.close()
 
 
@@ -73,7 +72,7 @@ def web_client(
     )
 
 
-async def start_slack_bot(config: SlackConfig, agent: Researcher, store: SessionStore) -> SlackBot:
+async def start_slack_bot(config: SlackConfig, research: ResearchService) -> SlackBot:
     """Check the token with `auth.test` once, then build the app around that identity.
 
     Bolt would otherwise call `auth.test` on the first request, before acknowledging it,
@@ -108,18 +107,17 @@ async def start_slack_bot(config: SlackConfig, agent: Researcher, store: Session
         process_before_response=False,
     )
     answerer = ThreadAnswerer(
-        agent,
-        store,
+        research,
         client,
         StatusUpdater(web_client(config, session, wait_out_rate_limits=False)),
         AnsweringConfig(progress_interval=config.progress_interval),
     )
     services = BotServices(
         answerer=answerer,
-        memory=ThreadMemory(store, client),
+        memory=ThreadMemory(research, client),
         follow_up_without_mention=config.follow_up_without_mention,
     )
     app.middleware(services.attach)
     for listeners in (events, commands, actions, shortcuts):
         listeners.register(app)
-    return SlackBot(app, answerer, session, config.shutdown_grace)
+    return SlackBot(app, answerer, session, config)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agent import ResearchService
 from bot.blocks import (
     MAX_TURNS_PER_PAGE,
     Blocks,
@@ -24,7 +25,6 @@ from bot.blocks import (
 )
 from bot.questions import Question
 from bot.threads import ThreadRef, channel_scope
-from stores import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +52,19 @@ def authorize(session_id: str, team: str, channel: str) -> ThreadRef:
 
 
 class ThreadMemory:
-    """The store and Slack calls behind `/dexter-history`, `/dexter-clear` and their buttons."""
+    """The research and Slack calls behind `/dexter-history`, `/dexter-clear` and their
+    buttons; each reads only the turns it shows."""
 
-    def __init__(self, store: SessionStore, client: AsyncWebClient) -> None:
-        self.store = store
+    def __init__(self, research: ResearchService, client: AsyncWebClient) -> None:
+        self.research = research
         self.client = client
 
     async def has_turns(self, session_id: str) -> bool:
-        return bool(await self.store.load(session_id, limit=1))
+        return (await self.research.history(session_id, limit=0)).total > 0
 
     async def channel_threads(self, team: str, channel: str) -> Blocks:
         """The channel's recent Dexter threads with links, Show and Clear buttons."""
-        sessions = await self.store.sessions(channel_scope(team, channel), limit=LISTED_THREADS)
+        sessions = await self.research.threads(channel_scope(team, channel), LISTED_THREADS)
         links = await asyncio.gather(
             *(self.permalink(ThreadRef.from_session_id(s.session_id)) for s in sessions)
         )
@@ -71,31 +72,32 @@ class ThreadMemory:
         return history_list_blocks(sessions, permalinks)
 
     async def thread_page(self, thread: ThreadRef, page: int = 1) -> Blocks:
-        """One page of the thread's turns, newest first."""
-        turns = (await self.store.load(thread.session_id)).turns
-        pages = max(1, -(-len(turns) // PAGE_SIZE))
-        page = min(max(page, 1), pages)
-        end = len(turns) - (page - 1) * PAGE_SIZE
-        shown = list(reversed(turns[max(0, end - PAGE_SIZE) : end]))
+        """One page of the thread's turns, newest first (page 1 the newest; a page past
+        the end shows the oldest). Seqs run 1, 2, 3, …, so page `n` is the turns below
+        seq `total - (n - 1) * PAGE_SIZE + 1`."""
+        shown = await self.research.history(thread.session_id, limit=PAGE_SIZE)
+        page = min(max(page, 1), max(1, -(-shown.total // PAGE_SIZE)))
+        if page > 1:
+            before = shown.total - (page - 1) * PAGE_SIZE + 1
+            shown = await self.research.history(thread.session_id, limit=PAGE_SIZE, before=before)
         return thread_turns_blocks(
             thread.session_id,
-            shown,
+            shown.turns,
             page,
             min(PAGE_SIZE, MAX_TURNS_PER_PAGE),
-            len(turns),
+            shown.total,
             await self.permalink(thread),
         )
 
     async def clear_confirmation(self, thread: ThreadRef) -> Blocks:
-        history = await self.store.load(thread.session_id)
-        first = history.turns[0].question if history.turns else None
-        return clear_confirm_blocks(thread.session_id, first, len(history))
+        """The confirmation names the thread by its first question (seq 1)."""
+        first = await self.research.history(thread.session_id, limit=1, before=2)
+        question = first.turns[0].question if first.turns else None
+        return clear_confirm_blocks(thread.session_id, question, first.total)
 
     async def clear(self, thread: ThreadRef) -> Blocks:
-        """Erase under the thread's lock, so an answer in progress cannot store its turn
-        into the memory just erased: the erase waits for it."""
-        async with self.store.lock(thread.session_id):
-            removed = await self.store.clear(thread.session_id)
+        """Erase the thread's memory; an answer in progress finishes first and goes too."""
+        removed = await self.research.erase(thread.session_id)
         log.info("cleared %d turns of %s", removed, thread.session_id)
         return cleared_blocks(removed)
 

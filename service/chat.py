@@ -49,8 +49,8 @@ async def chat(
     runtime: Runtime, session: str | None, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
 ) -> None:
     session_id = session or f"{CHAT_PREFIX}:{uuid.uuid4().hex[:12]}"
-    history = await runtime.store.load(session_id)
-    out.write(f"Dexter · session {session_id} ({len(history)} earlier turns). Ctrl-D to leave.\n")
+    earlier = (await runtime.research.history(session_id, limit=0)).total
+    out.write(f"Dexter · session {session_id} ({earlier} earlier turns). Ctrl-D to leave.\n")
     show = progress_printer(out)
     while True:
         out.write("\nyou › ")
@@ -61,8 +61,8 @@ async def chat(
         if not line.strip():
             continue
         try:
-            result = await runtime.research.run(
-                line.strip(), session_id=session_id, store=runtime.store, on_progress=show
+            result = await runtime.research.answer(
+                line.strip(), session_id=session_id, on_progress=show
             )
         except (AgentError, StoreUnavailable) as exc:
             out.write(f"\n(no answer: {exc})\n")

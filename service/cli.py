@@ -15,8 +15,9 @@ import uvicorn
 
 from bot.app import SlackRefused, socket_mode_handler
 from service.chat import chat
+from service.configs import MissingSlackSettings, slack_config
 from service.logs import configure_logging
-from service.runtime import MissingSlackSettings, open_runtime, slack_config
+from service.runtime import open_runtime
 from service.web import build_web_app
 from settings import Settings, SettingsError, load_settings
 from stores import StoreError

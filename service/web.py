@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api import include_session_api
 from bot.http import slack_router
+from service.configs import api_config
 from service.runtime import Runtime
 from stores import StoreUnavailable
 
@@ -23,19 +24,17 @@ def build_web_app(runtime: Runtime) -> FastAPI:
         version=version("dexter-slack"),
     )
     slack = runtime.slack
-    secret = runtime.settings.slack_signing_secret
-    if slack is not None and secret is not None:
-        app.include_router(slack_router(slack.app, secret.get_secret_value()))
-    runs = include_session_api(app, runtime.research, runtime.store, runtime.settings)
+    if slack is not None and slack.config.signing_secret is not None:
+        app.include_router(slack_router(slack.app, slack.config.signing_secret))
+    runs = include_session_api(app, runtime.research, api_config(runtime.settings))
     if runs is not None:
         # API runs outlive their requests; closing the runtime waits for them, losing none
         runtime.drain_before_close(runs.drain)
-    app.state.agent_runs = runs
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         try:
-            await runtime.store.ping()
+            await runtime.research.ping()
         except StoreUnavailable as exc:
             log.warning("health check: %s", exc)
             return JSONResponse({"ok": False, "store": "unavailable"}, status_code=503)

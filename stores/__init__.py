@@ -14,17 +14,26 @@ from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from stores.base import (
+    DEFAULT_LOCK_TTL,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_REDIS_PREFIX,
+    DEFAULT_RETENTION_SECONDS,
+    Coordination,
+    SessionHistory,
     SessionStore,
     StoreError,
     StoreUnavailable,
     UnsupportedStoreURL,
     redact_url,
 )
-from stores.models import MessageHistory, SessionInfo, Source, Turn, scope_of
+from stores.models import HistoryPage, MessageHistory, SessionInfo, Source, Turn, scope_of
 
 __all__ = [
     "SUPPORTED_SCHEMES",
+    "Coordination",
+    "HistoryPage",
     "MessageHistory",
+    "SessionHistory",
     "SessionInfo",
     "SessionStore",
     "Source",
@@ -39,16 +48,14 @@ __all__ = [
 
 SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "sqlite+aiosqlite", "postgresql+asyncpg")
 
-DEFAULT_RETENTION_SECONDS = 30 * 86_400
-
 
 async def open_store(
     url: str,
     *,
     retention_seconds: float = DEFAULT_RETENTION_SECONDS,
-    redis_prefix: str = "dexter",
-    max_sessions: int = 10_000,
-    lock_ttl: float = 60.0,
+    redis_prefix: str = DEFAULT_REDIS_PREFIX,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
+    lock_ttl: float = DEFAULT_LOCK_TTL,
     migrate: bool | None = None,
 ) -> SessionStore:
     """The store `url` names, ready to use.

@@ -5,7 +5,8 @@ Invariants every backend keeps (the contract tests in `tests/stores/` check each
 1. `append` is atomic and append-only: it never rewrites earlier turns, and concurrent
    writers to one session get sequence numbers 1, 2, 3, … with no gap and no duplicate.
 2. `load` returns the last `limit` turns oldest first, in one round trip; a corrupt
-   stored turn is skipped with a logged warning and never hides the others.
+   stored turn is skipped with a logged warning and never hides the others. `page`
+   returns `limit` turns older than a seq, newest first, with the session's total.
 3. `clear` removes every trace of a session: turns, summaries, embeddings, index entries.
 4. `claim_event` is true exactly once per key until its TTL passes, also under concurrency.
 5. `lock` admits one holder per session at a time; a crashed holder's lock expires.
@@ -19,9 +20,15 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from stores.models import MessageHistory, SessionInfo, Turn
+from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn
 
 MAX_REASON_CHARS = 300
+
+# Each store default lives here once; `settings` and `open_store` take them from here.
+DEFAULT_RETENTION_SECONDS = 30 * 86_400
+DEFAULT_LOCK_TTL = 60.0
+DEFAULT_MAX_SESSIONS = 10_000
+DEFAULT_REDIS_PREFIX = "dexter"
 
 
 class StoreError(Exception):
@@ -42,12 +49,16 @@ class UnsupportedStoreURL(StoreError, ValueError):
 
 
 @runtime_checkable
-class SessionStore(Protocol):
-    """Where histories live. Every method is safe to call from many tasks at once."""
+class SessionHistory(Protocol):
+    """The turns of sessions: what was asked and answered, kept for the retention period."""
 
     url: str
 
     async def load(self, session_id: str, limit: int | None = None) -> MessageHistory: ...
+
+    async def page(
+        self, session_id: str, *, limit: int, before: int | None = None
+    ) -> HistoryPage: ...
 
     async def append(self, session_id: str, turn: Turn) -> Turn: ...
 
@@ -55,11 +66,22 @@ class SessionStore(Protocol):
 
     async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]: ...
 
+    async def purge_expired(self) -> int: ...
+
+
+@runtime_checkable
+class Coordination(Protocol):
+    """What keeps processes sharing a store from doing one piece of work twice."""
+
     async def claim_event(self, event_id: str, ttl: float) -> bool: ...
 
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 
-    async def purge_expired(self) -> int: ...
+
+@runtime_checkable
+class SessionStore(SessionHistory, Coordination, Protocol):
+    """One backend serving both, with a connection to check and close.
+    Every method is safe to call from many tasks at once."""
 
     async def ping(self) -> None: ...
 
@@ -82,6 +104,13 @@ def check_limit(limit: int | None) -> None:
     """`load`'s `limit` is None (every turn) or a count of the latest turns, 0 included."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be None or at least 0, not {limit}")
+
+
+def check_page(limit: int, before: int | None) -> None:
+    """`page` takes a count of turns, 0 included, and seqs from 1 (turns with a smaller one)."""
+    check_limit(limit)
+    if before is not None and before < 1:
+        raise ValueError(f"before must be None or at least 1, not {before}")
 
 
 def describe_failure(exc: BaseException, url: str) -> str:

@@ -19,9 +19,14 @@ from datetime import datetime
 
 import numpy as np
 
-from stores.base import check_limit
+from stores.base import (
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_RETENTION_SECONDS,
+    check_limit,
+    check_page,
+)
 from stores.keyed_locks import KeyedLocks
-from stores.models import MessageHistory, SessionInfo, Turn, scope_of, utcnow
+from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn, scope_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +47,8 @@ class MemorySessionStore:
         self,
         url: str = "memory://",
         *,
-        retention_seconds: float = 30 * 86_400,
-        max_sessions: int = 10_000,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
@@ -66,6 +71,15 @@ class MemorySessionStore:
             return MessageHistory(session_id)
         turns = session.turns if limit is None else session.turns[-limit:]
         return MessageHistory(session_id, tuple(turns))
+
+    async def page(self, session_id: str, *, limit: int, before: int | None = None) -> HistoryPage:
+        check_page(limit, before)
+        session = self._live(session_id)
+        if session is None:
+            return HistoryPage(session_id, (), 0)
+        older = session.turns if before is None else session.turns[: max(0, before - 1)]
+        shown = older[max(0, len(older) - limit) :] if limit else []
+        return HistoryPage(session_id, tuple(reversed(shown)), len(session.turns))
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
         session = self._live(session_id)

@@ -81,6 +81,20 @@ class MessageHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """Some of a session's turns, newest first, and how many the session has in all."""
+
+    session_id: str
+    turns: tuple[Turn, ...]
+    total: int
+
+    @property
+    def has_older(self) -> bool:
+        """Whether turns older than this page's oldest remain (seqs run 1, 2, 3, …)."""
+        return bool(self.turns) and self.turns[-1].seq > 1
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     """One line of `/dexter-history`: a session of a scope (a Slack channel, say)."""
 

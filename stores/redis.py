@@ -29,10 +29,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockNotOwnedError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stores.base import StoreUnavailable, check_limit, describe_failure, redact_url
+from stores.base import (
+    DEFAULT_LOCK_TTL,
+    DEFAULT_REDIS_PREFIX,
+    DEFAULT_RETENTION_SECONDS,
+    StoreUnavailable,
+    check_limit,
+    check_page,
+    describe_failure,
+    redact_url,
+)
 from stores.codec import CorruptTurn, decode_turn, encode_turn
 from stores.keyed_locks import KeyedLocks
-from stores.models import MessageHistory, SessionInfo, Turn, scope_of
+from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +112,9 @@ class RedisSessionStore:
         self,
         url: str,
         *,
-        retention_seconds: float = 30 * 86_400,
-        prefix: str = "dexter",
-        lock_ttl: float = 60.0,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
     ) -> None:
         self.url = redact_url(url)
         self._url = url
@@ -133,14 +142,30 @@ class RedisSessionStore:
                 pipe.llen(key)
                 pipe.lrange(key, -limit if limit else 0, -1)
                 length, raw_turns = await pipe.execute()
-        first_seq = length - len(raw_turns) + 1
-        turns = []
-        for seq, raw in enumerate(raw_turns, start=first_seq):
-            try:
-                turns.append(decode_turn(raw, seq=seq))
-            except CorruptTurn as exc:
-                log.warning("skipping corrupt turn %d of session %s: %s", seq, session_id, exc)
-        return MessageHistory(session_id, tuple(turns))
+        turns = _decoded(session_id, raw_turns, first_seq=length - len(raw_turns) + 1)
+        return MessageHistory(session_id, turns)
+
+    async def page(self, session_id: str, *, limit: int, before: int | None = None) -> HistoryPage:
+        """LLEN and the page's LRANGE in one MULTI; the turn with seq `n` is entry `n - 1`."""
+        check_page(limit, before)
+        key = turns_key(self._prefix, session_id)
+        wanted = limit > 0 and (before is None or before > 1)
+        with self._unavailable_on_error():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.llen(key)
+                if wanted and before is None:
+                    pipe.lrange(key, -limit, -1)
+                elif wanted and before is not None:
+                    pipe.lrange(key, max(0, before - 1 - limit), before - 2)
+                length, *ranges = await pipe.execute()
+        if before is not None and before > length + 1:
+            return await self.page(session_id, limit=limit)  # past the end: the newest page
+        if not ranges:
+            return HistoryPage(session_id, (), length)
+        raw_turns = ranges[0]
+        last_seq = length if before is None else before - 1
+        turns = _decoded(session_id, raw_turns, first_seq=last_seq - len(raw_turns) + 1)
+        return HistoryPage(session_id, turns[::-1], length)
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
         args: list[bytes | str | int] = [
@@ -299,6 +324,17 @@ def _client(url: str) -> Redis:
         ),
     )
     return Redis.from_pool(pool)
+
+
+def _decoded(session_id: str, raw_turns: list[bytes], *, first_seq: int) -> tuple[Turn, ...]:
+    """The turns of consecutive list entries, skipping (and logging) any that will not decode."""
+    turns = []
+    for seq, raw in enumerate(raw_turns, start=first_seq):
+        try:
+            turns.append(decode_turn(raw, seq=seq))
+        except CorruptTurn as exc:
+            log.warning("skipping corrupt turn %d of session %s: %s", seq, session_id, exc)
+    return tuple(turns)
 
 
 def _session_info(session_id: str, meta: dict[bytes, bytes]) -> SessionInfo:

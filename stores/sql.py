@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,11 +39,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from stores.base import StoreError, check_limit, redact_url
+from stores.base import (
+    DEFAULT_LOCK_TTL,
+    DEFAULT_RETENTION_SECONDS,
+    StoreError,
+    check_limit,
+    check_page,
+    redact_url,
+)
 from stores.codec import CorruptTurn
 from stores.keyed_locks import KeyedLocks
 from stores.migrate import current_revision, head_revision, upgrade
 from stores.models import (
+    HistoryPage,
     MessageHistory,
     SessionInfo,
     Source,
@@ -78,6 +86,8 @@ _LATEST_TURNS = (
 )
 """Built once, so SQLAlchemy computes its cache key once, not on every load."""
 _LATEST_TURNS_UP_TO = _LATEST_TURNS.limit(bindparam("limit"))
+_TURNS_BEFORE = _LATEST_TURNS_UP_TO.where(TurnRow.seq < bindparam("before"))
+_TURN_COUNT = select(SessionRow.turn_count).where(SessionRow.id == bindparam("session_id"))
 
 _SESSIONS_OF_SCOPE = (
     select(
@@ -97,7 +107,11 @@ class SQLSessionStore:
     """A `SessionStore` on SQLAlchemy asyncio: `sqlite+aiosqlite` or `postgresql+asyncpg`."""
 
     def __init__(
-        self, url: str, *, retention_seconds: float = 30 * 86_400, lock_ttl: float = 60.0
+        self,
+        url: str,
+        *,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
     ) -> None:
         self.url = redact_url(url)
         self._url = url
@@ -137,13 +151,20 @@ class SQLSessionStore:
         with unavailable_on_error(self._url):
             async with self._reader.connect() as conn:
                 rows = (await conn.execute(query, parameters)).all()
-        turns = []
-        for row in reversed(rows):
-            try:
-                turns.append(_turn_from_row(*row))
-            except CorruptTurn as exc:
-                log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
-        return MessageHistory(session_id, tuple(turns))
+        return MessageHistory(session_id, _decoded(session_id, reversed(rows)))
+
+    async def page(self, session_id: str, *, limit: int, before: int | None = None) -> HistoryPage:
+        """The session's `turn_count`, then the page: two statements on one connection."""
+        check_page(limit, before)
+        parameters: dict[str, str | int] = {"session_id": session_id, "limit": limit}
+        query = _LATEST_TURNS_UP_TO
+        if before is not None:
+            query, parameters["before"] = _TURNS_BEFORE, before
+        with unavailable_on_error(self._url):
+            async with self._reader.connect() as conn:
+                total = (await conn.execute(_TURN_COUNT, parameters)).scalar_one_or_none() or 0
+                rows = (await conn.execute(query, parameters)).all() if total and limit else []
+        return HistoryPage(session_id, _decoded(session_id, rows), total)
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
         with unavailable_on_error(self._url):
@@ -300,6 +321,17 @@ class SQLSessionStore:
 
     def _writing(self) -> asyncio.Lock | nullcontext[None]:
         return self._write_lock if self._write_lock is not None else nullcontext()
+
+
+def _decoded(session_id: str, rows: Iterable[Any]) -> tuple[Turn, ...]:
+    """The turns of `_LATEST_TURNS` rows in their order, skipping (and logging) corrupt ones."""
+    turns = []
+    for row in rows:
+        try:
+            turns.append(_turn_from_row(*row))
+        except CorruptTurn as exc:
+            log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
+    return tuple(turns)
 
 
 def _turn_values(session_id: str, seq: int, turn: Turn) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
 from agent.factory import AgentParts, build_agent
+from service.configs import research_config
 from settings import Settings, load_settings
 from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
 from tests.standins.market_data import (
@@ -34,6 +36,12 @@ SettingsFactory = Callable[..., Settings]
 # Property tests draw the same examples every run, so a failure seen in CI replays locally.
 hypothesis_settings.register_profile("dexter", derandomize=True, deadline=None)
 hypothesis_settings.load_profile("dexter")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A store file of the test's own, for tests that write turns beside a running Dexter."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'dexter.db'}"
 
 
 @pytest.fixture
@@ -68,7 +76,7 @@ async def make_agent(make_settings: SettingsFactory) -> AsyncIterator[Callable[.
     built: list[AgentParts] = []
 
     def make(**overrides: Any) -> AgentParts:
-        parts = build_agent(make_settings(**overrides))
+        parts = build_agent(research_config(make_settings(**overrides)))
         built.append(parts)
         return parts
 

@@ -14,10 +14,10 @@ import jwt
 import pytest
 import uvicorn
 
-from api import AgentRuns
-from service.runtime import Runtime, open_runtime, slack_config
+from service.configs import slack_config
+from service.runtime import Runtime, open_runtime
 from service.web import build_web_app
-from stores import SessionStore
+from tests.remembered import Remembered
 from tests.servers import serve
 from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
 from tests.standins.slack_events import SIGNING_SECRET
@@ -33,11 +33,10 @@ class RunningAPI:
     url: str
     runtime: Runtime
     client: httpx.AsyncClient
-    runs: AgentRuns | None
 
     @property
-    def store(self) -> SessionStore:
-        return self.runtime.store
+    def remembered(self) -> Remembered:
+        return Remembered(self.runtime.research)
 
 
 @dataclass
@@ -137,15 +136,14 @@ async def start_api(
         app = build_web_app(runtime)
         server, task, url = await serve(app)
         client = httpx.AsyncClient(base_url=url, timeout=30, verify=False)  # plain http
-        api = RunningAPI(url, runtime, client, app.state.agent_runs)
+        api = RunningAPI(url, runtime, client)
         running.append((server, task, api))
         return api
 
     yield start
     for server, task, api in running:
         await api.client.aclose()
-        if api.runs is not None:
-            await api.runs.drain()
+        await api.runtime.drain()
         server.should_exit = True
         await task
         await api.runtime.close()

@@ -116,7 +116,7 @@ async def test_a_jwt_subject_reaches_only_its_own_sessions(api, model) -> None:
     assert "alice" not in session_id
     own = await api.client.get("/agent/history", params={"session_id": session_id}, headers=alice)
     assert own.status_code == 200 and own.json()["total"] == 1
-    stored_user = (await api.store.load(session_id)).turns[0].user
+    stored_user = (await api.remembered.load(session_id)).turns[0].user
     assert stored_user.startswith("jwt:") and "alice" not in stored_user  # subjects stay out
 
 

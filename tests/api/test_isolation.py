@@ -7,6 +7,7 @@ import pytest
 from bot.threads import ThreadRef
 from stores import Turn
 from tests.api.conftest import ACCEPT_JSON, AUTH
+from tests.remembered import store_beside
 from tests.standins.slack_api import TEAM_ID
 from tests.standins.slack_events import CHANNEL
 
@@ -26,11 +27,18 @@ NOT_API_SESSIONS = [
 
 
 @pytest.fixture
-async def slack_thread(api) -> str:
+async def api(start_api, sqlite_url):
+    return await start_api(dexter_store_url=sqlite_url)
+
+
+@pytest.fixture
+async def slack_thread(api, sqlite_url) -> str:
     """A Slack thread with one remembered turn, written straight into the shared store."""
-    await api.store.append(
-        THREAD.session_id, Turn(question="Slack secret plans?", answer="only in Slack", user="U1")
-    )
+    async with store_beside(sqlite_url) as store:
+        await store.append(
+            THREAD.session_id,
+            Turn(question="Slack secret plans?", answer="only in Slack", user="U1"),
+        )
     return THREAD.session_id
 
 
@@ -67,7 +75,7 @@ async def test_a_non_api_session_id_is_refused_by_every_route_and_source(
             assert response.json()["error"] == "invalid_session_id", request
             assert "Slack secret" not in response.text
 
-    history = await api.store.load(slack_thread)
+    history = await api.remembered.load(slack_thread)
     assert [t.question for t in history] == ["Slack secret plans?"]
     assert model.requests() == []
 
@@ -81,7 +89,7 @@ async def test_api_sessions_are_listed_apart_from_the_slack_channel(api, slack_t
         headers={**AUTH, **ACCEPT_JSON},
     )
 
-    listed = await api.store.sessions(THREAD.scope)
+    listed = await api.remembered.sessions(THREAD.scope)
 
     assert [s.session_id for s in listed] == [slack_thread]
     assert session_id.startswith("api:")

@@ -44,7 +44,7 @@ async def test_a_streamed_answer_has_progress_then_tokens_then_done(api, model) 
     assert done["usage"]["answer"]["total_tokens"] > 0
     assert done["total_tokens"] == sum(u["total_tokens"] for u in done["usage"].values())
     assert done["seconds"] > 0 and done["seq"] == 1 and done["session_id"] == session_id
-    stored = await api.store.load(session_id)
+    stored = await api.remembered.load(session_id)
     assert [t.question for t in stored] == ["What was Apple's revenue in 2023?"]
 
 
@@ -103,7 +103,7 @@ async def test_the_session_comes_from_the_body_the_header_or_the_cookie(api, mod
     assert [s.last.data["seq"] for s in (by_body, by_header, by_cookie)] == [1, 2, 3]
     assert {s.last.data["session_id"] for s in (by_body, by_header, by_cookie)} == {session_id}
     assert body_first.last.data["session_id"] == other
-    assert [t.question for t in await api.store.load(other)] == ["Amazon revenue"]
+    assert [t.question for t in await api.remembered.load(other)] == ["Amazon revenue"]
 
 
 async def test_a_question_without_a_session_starts_one(api, model) -> None:
@@ -128,7 +128,7 @@ async def test_a_model_failure_is_an_error_event_in_the_stream(api, model) -> No
     assert error["error"] == "model_unavailable" and error["status"] == 502
     assert "language model" in error["message"] and len(error["reference"]) == 8
     assert "400" not in error["message"]
-    assert len(await api.store.load(session_id)) == 0
+    assert len(await api.remembered.load(session_id)) == 0
 
 
 async def test_a_model_failure_is_a_502_in_json_mode(api, model) -> None:
@@ -163,7 +163,7 @@ async def test_two_questions_at_once_in_one_session_are_answered_in_turn(api, mo
     )
 
     assert sorted([first.last.data["seq"], second.last.data["seq"]]) == [1, 2]
-    stored = await api.store.load(session_id)
+    stored = await api.remembered.load(session_id)
     assert [t.seq for t in stored] == [1, 2]
     understand, answers = model.requests("understand"), model.requests("answer")
     assert understand[1].at > answers[0].at  # the second began after the first answered
@@ -180,7 +180,7 @@ async def test_a_client_that_disconnects_still_gets_its_answer_stored(api, model
             if line.startswith("event: phase"):
                 break  # leave after the first event, long before the answer
 
-    assert len(await api.store.load(session_id)) == 0  # still researching
-    await api.runs.drain()
-    stored = await api.store.load(session_id)
+    assert len(await api.remembered.load(session_id)) == 0  # still researching
+    await api.runtime.drain()
+    stored = await api.remembered.load(session_id)
     assert [t.question for t in stored] == [body["query"]] and "AAPL" in stored.turns[0].answer

@@ -7,6 +7,7 @@ import re
 from api.sessions import SESSION_ID_PATTERN
 from stores import Source, Turn
 from tests.api.conftest import AUTH, stream_query
+from tests.remembered import store_beside
 
 
 async def add_turns(store, session_id: str, count: int) -> None:
@@ -46,9 +47,11 @@ async def test_the_cookie_is_secure_when_secure_cookies_is_on(start_api) -> None
     assert {"secure", "httponly", "samesite=lax"} <= attributes
 
 
-async def test_history_pages_go_newest_first_with_a_before_cursor(api) -> None:
+async def test_history_pages_go_newest_first_with_a_before_cursor(start_api, sqlite_url) -> None:
+    api = await start_api(dexter_store_url=sqlite_url)
     session_id = (await api.client.post("/agent/session", headers=AUTH)).json()["session_id"]
-    await add_turns(api.store, session_id, 5)
+    async with store_beside(sqlite_url) as store:
+        await add_turns(store, session_id, 5)
     seen = []
     before = None
 
@@ -90,10 +93,14 @@ async def test_history_of_a_session_with_no_turns_is_an_empty_page(api) -> None:
     assert page == {"session_id": session_id, "turns": [], "total": 0, "next_before": None}
 
 
-async def test_delete_erases_the_session_then_history_is_empty(api, model) -> None:
+async def test_delete_erases_the_session_then_history_is_empty(
+    start_api, sqlite_url, model
+) -> None:
+    api = await start_api(dexter_store_url=sqlite_url)
     stream = await stream_query(api.client, {"query": "Apple revenue 2023"}, headers=AUTH)
     session_id = stream.last.data["session_id"]
-    await add_turns(api.store, session_id, 2)
+    async with store_beside(sqlite_url) as store:
+        await add_turns(store, session_id, 2)
 
     deleted = await api.client.delete(
         "/agent/history", params={"session_id": session_id}, headers=AUTH
@@ -103,7 +110,7 @@ async def test_delete_erases_the_session_then_history_is_empty(api, model) -> No
     assert deleted.json() == {"session_id": session_id, "deleted_turns": 3}
     page = await api.client.get("/agent/history", params={"session_id": session_id}, headers=AUTH)
     assert page.json()["turns"] == [] and page.json()["total"] == 0
-    assert len(await api.store.load(session_id)) == 0
+    assert len(await api.remembered.load(session_id)) == 0
 
 
 async def test_history_without_any_session_named_is_a_400(api) -> None:
@@ -127,5 +134,5 @@ async def test_erasing_waits_for_the_answer_in_progress_and_erases_it_too(api, m
         )
 
     assert deleted.json()["deleted_turns"] == 1
-    await api.runs.drain()
-    assert len(await api.store.load(session_id)) == 0
+    await api.runtime.drain()
+    assert len(await api.remembered.load(session_id)) == 0

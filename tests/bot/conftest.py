@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import uvicorn
 
-from service.runtime import Runtime, open_runtime, slack_config
+from service.configs import slack_config
+from service.runtime import Runtime, open_runtime
 from service.web import build_web_app
+from tests.remembered import Remembered
 from tests.servers import serve
 from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
 from tests.standins.slack_events import SIGNING_SECRET, SlackSender
@@ -23,6 +25,10 @@ class RunningDexter:
     runtime: Runtime
     slack: SlackAPIServer
     send: SlackSender
+
+    @property
+    def remembered(self) -> Remembered:
+        return Remembered(self.runtime.research)
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ async def test_mention_shows_progress_then_answers_in_the_thread(start_dexter, m
     rendered = json.dumps(answer["blocks"])
     assert "*AAPL*" in rendered and "391035000000" in rendered
     assert "income-statements" in rendered
-    history = await dexter.runtime.store.load(SESSION_PREFIX + question["ts"])
+    history = await dexter.remembered.load(SESSION_PREFIX + question["ts"])
     assert [t.question for t in history] == ["What was Apple's revenue in 2023?"]
     assert history.turns[0].user == USER
 
@@ -63,7 +63,7 @@ async def test_follow_up_without_mention_uses_the_first_turn(start_dexter, model
     follow_up = model.requests("understand")[-1]
     assert "Nvidia's revenue in 2024" in follow_up.text
     assert "NVDA" in json.dumps(answers(dexter.slack, first["ts"])[-1]["blocks"])
-    history = await dexter.runtime.store.load(SESSION_PREFIX + first["ts"])
+    history = await dexter.remembered.load(SESSION_PREFIX + first["ts"])
     assert [t.seq for t in history] == [1, 2]
 
 
@@ -122,7 +122,7 @@ async def test_two_questions_at_once_in_a_thread_get_two_ordered_answers(
     await dexter.send.event(second)
 
     await wait_until(lambda: len(answers(dexter.slack, root["ts"])) == 2)
-    history = await dexter.runtime.store.load(SESSION_PREFIX + root["ts"])
+    history = await dexter.remembered.load(SESSION_PREFIX + root["ts"])
     assert [t.question for t in history] == [
         "What was Apple's revenue in 2023?",
         "And Microsoft's?",
@@ -145,7 +145,7 @@ async def test_a_direct_message_starts_a_session_in_its_own_thread(start_dexter,
     assert answer.params["channel"] == "D0DIRECT" and answer.params["thread_ts"] == dm["ts"]
     status = dexter.slack.calls("assistant.threads.setStatus")
     assert status and status[0].params["thread_ts"] == dm["ts"]  # the AI app status bar
-    history = await dexter.runtime.store.load(f"slack:{TEAM_ID}:D0DIRECT:{dm['ts']}")
+    history = await dexter.remembered.load(f"slack:{TEAM_ID}:D0DIRECT:{dm['ts']}")
     assert len(history) == 1
 
 
@@ -166,7 +166,7 @@ async def test_bots_edits_and_other_subtypes_are_ignored(start_dexter, model) ->
     await answered_control_question(dexter)
 
     assert len(dexter.slack.calls("chat.postMessage")) == before + 1  # the control only
-    assert len(await dexter.runtime.store.load(SESSION_PREFIX + root["ts"])) == 1
+    assert len(await dexter.remembered.load(SESSION_PREFIX + root["ts"])) == 1
 
 
 async def test_an_empty_mention_gets_a_usage_hint(start_dexter, model) -> None:
@@ -194,12 +194,12 @@ async def test_a_model_failure_apologises_in_the_thread_and_retry_answers(
     )
     text = json.dumps(apology.params["blocks"])
     assert "couldn't reach my language model" in text and ACTION_RETRY in text
-    assert len(await dexter.runtime.store.load(SESSION_PREFIX + question["ts"])) == 0
+    assert len(await dexter.remembered.load(SESSION_PREFIX + question["ts"])) == 0
 
     await dexter.send.click(ACTION_RETRY, question["ts"], thread_ts=question["ts"])
 
     await wait_until(lambda: answers(dexter.slack, question["ts"]))
-    assert len(await dexter.runtime.store.load(SESSION_PREFIX + question["ts"])) == 1
+    assert len(await dexter.remembered.load(SESSION_PREFIX + question["ts"])) == 1
 
 
 async def test_slack_rate_limits_are_waited_out(start_dexter, model) -> None:

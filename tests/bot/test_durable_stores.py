@@ -48,13 +48,13 @@ async def test_a_thread_is_remembered_listed_and_erased(start_dexter, model, dur
     await dexter.send.event(message("And Microsoft's?", thread_ts=root["ts"]))
     await wait_until(lambda: len(answers(dexter.slack, root["ts"])) == 2)
 
-    history = await dexter.runtime.store.load(session)
+    history = await dexter.remembered.load(session)
     assert [t.seq for t in history] == [1, 2]
     assert "What was Apple's revenue" in model.requests("understand")[-1].text
-    listed = await dexter.runtime.store.sessions(f"slack:{TEAM_ID}:{CHANNEL}")
+    listed = await dexter.remembered.sessions(f"slack:{TEAM_ID}:{CHANNEL}")
     assert [(s.session_id, s.turns) for s in listed] == [(session, 2)]
-    assert await dexter.runtime.store.clear(session) == 2
-    assert len(await dexter.runtime.store.load(session)) == 0
+    assert await dexter.runtime.research.erase(session) == 2
+    assert len(await dexter.remembered.load(session)) == 0
 
 
 async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
@@ -82,6 +82,6 @@ async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
     await dexter.send.click(ACTION_RETRY, question["ts"], thread_ts=question["ts"])
 
     await wait_until(lambda: answers(dexter.slack, question["ts"]))
-    history = await dexter.runtime.store.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
+    history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
     assert len(history) == 1
     await proxy.cut()

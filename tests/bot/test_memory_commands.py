@@ -17,6 +17,7 @@ from bot.blocks import (
 from bot.shortcuts import CLEAR_THREAD_CALLBACK
 from stores import Turn
 from tests.bot.observe import answers, wait_until
+from tests.remembered import store_beside
 from tests.standins.slack_api import TEAM_ID
 from tests.standins.slack_events import CHANNEL, USER, mention, message, next_ts
 
@@ -94,14 +95,14 @@ async def test_clear_asks_then_erases_the_thread(dexter_with_a_thread) -> None:
     (confirmation,) = await responses(dexter)
     assert "Erase Dexter's memory of this thread?" in shown(confirmation)
     assert ACTION_CLEAR_CONFIRM in shown(confirmation)
-    assert len(await dexter.runtime.store.load(session(root))) == 2  # nothing erased yet
+    assert len(await dexter.remembered.load(session(root))) == 2  # nothing erased yet
 
     await dexter.send.click(ACTION_CLEAR_CONFIRM, session(root))
 
     _, done = await responses(dexter, 2)
     assert done["replace_original"] is True and "forgot 2 turns" in shown(done)
-    assert len(await dexter.runtime.store.load(session(root))) == 0
-    assert await dexter.runtime.store.sessions(f"slack:{TEAM_ID}:{CHANNEL}") == []
+    assert len(await dexter.remembered.load(session(root))) == 0
+    assert await dexter.remembered.sessions(f"slack:{TEAM_ID}:{CHANNEL}") == []
 
 
 async def test_clear_without_a_link_offers_the_recent_threads(dexter_with_a_thread) -> None:
@@ -127,7 +128,7 @@ async def test_cancel_removes_the_confirmation_and_keeps_the_memory(
 
     (cancelled,) = await responses(dexter)
     assert cancelled.get("delete_original") is True
-    assert len(await dexter.runtime.store.load(session(root))) == 2
+    assert len(await dexter.remembered.load(session(root))) == 2
 
 
 async def test_a_link_to_another_channel_is_refused(dexter_with_a_thread) -> None:
@@ -139,7 +140,7 @@ async def test_a_link_to_another_channel_is_refused(dexter_with_a_thread) -> Non
     refusals = await responses(dexter, 2)
     assert all("another conversation" in shown(r) for r in refusals)
     assert all("Microsoft" not in shown(r) for r in refusals)
-    assert len(await dexter.runtime.store.load(session(root))) == 2
+    assert len(await dexter.remembered.load(session(root))) == 2
 
 
 async def test_a_button_for_another_channels_thread_is_refused(dexter_with_a_thread) -> None:
@@ -153,7 +154,7 @@ async def test_a_button_for_another_channels_thread_is_refused(dexter_with_a_thr
     assert all("Microsoft" not in shown(r) for r in refusals)
     assert "another conversation" in shown(refusals[0])
     assert "not one of Dexter's threads" in shown(refusals[2])
-    assert len(await dexter.runtime.store.load(session(root))) == 2
+    assert len(await dexter.remembered.load(session(root))) == 2
 
 
 @pytest.mark.parametrize(
@@ -170,11 +171,12 @@ async def test_a_bad_argument_gets_the_usage(start_dexter, argument: str) -> Non
     assert "not a Slack message link" in shown(usage) and "/dexter-clear" in shown(usage)
 
 
-async def test_history_pages_through_a_long_thread(start_dexter) -> None:
-    dexter = await start_dexter()
+async def test_history_pages_through_a_long_thread(start_dexter, sqlite_url) -> None:
+    dexter = await start_dexter(dexter_store_url=sqlite_url)
     root = next_ts()
-    for n in range(1, 13):
-        await dexter.runtime.store.append(session(root), Turn(f"Question {n:02d}", f"Answer {n}"))
+    async with store_beside(sqlite_url) as store:
+        for n in range(1, 13):
+            await store.append(session(root), Turn(f"Question {n:02d}", f"Answer {n}"))
 
     await dexter.send.command("/dexter-history", link(CHANNEL, root))
     await dexter.send.click(ACTION_HISTORY_PAGE, history_page_value(session(root), 3))
@@ -199,7 +201,7 @@ async def test_history_and_clear_inside_a_thread(dexter_with_a_thread) -> None:
     assert turns["user"] == USER and turns["thread_ts"] == root
     assert "And Microsoft's?" in shown(turns)
     assert confirm["user"] == USER and confirm["thread_ts"] == root
-    assert len(await dexter.runtime.store.load(session(root))) == 2  # only asked
+    assert len(await dexter.remembered.load(session(root))) == 2  # only asked
 
 
 async def test_the_message_shortcut_offers_to_clear_its_thread(dexter_with_a_thread) -> None:

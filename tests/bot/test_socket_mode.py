@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.app import socket_mode_handler
-from service.runtime import open_runtime, slack_config
+from service.configs import slack_config
+from service.runtime import open_runtime
 from tests.bot.observe import answers, wait_until
 from tests.standins.slack_api import APP_TOKEN, BOT_TOKEN
 from tests.standins.slack_events import event_callback, mention

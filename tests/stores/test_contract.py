@@ -78,6 +78,37 @@ async def test_load_returns_turns_oldest_first_and_limit_keeps_the_latest(
         await store.load(session_id, limit=-1)
 
 
+async def test_page_walks_the_history_newest_first_without_loading_the_rest(
+    store: SessionStore, session_id: str
+) -> None:
+    for n in range(1, 12):
+        await store.append(session_id, full_turn(n))
+
+    pages, before = [], None
+    while True:
+        page = await store.page(session_id, limit=4, before=before)
+        assert page.total == 11
+        pages.append([t.seq for t in page.turns])
+        if not page.has_older:
+            break
+        before = page.turns[-1].seq
+
+    assert pages == [[11, 10, 9, 8], [7, 6, 5, 4], [3, 2, 1]]
+    first = (await store.page(session_id, limit=1)).turns[0]
+    assert first.question == full_turn(11).question and first.embedding is not None
+    assert [t.seq for t in (await store.page(session_id, limit=50, before=3)).turns] == [2, 1]
+    assert (await store.page(session_id, limit=3, before=1)).turns == ()
+    assert [t.seq for t in (await store.page(session_id, limit=2, before=99)).turns] == [11, 10]
+    counted = await store.page(session_id, limit=0)
+    assert (counted.turns, counted.total) == ((), 11)
+    unknown = await store.page(session_id + "-unknown", limit=5)
+    assert (unknown.turns, unknown.total, unknown.has_older) == ((), 0, False)
+    with pytest.raises(ValueError, match="before"):
+        await store.page(session_id, limit=5, before=0)
+    with pytest.raises(ValueError, match="limit"):
+        await store.page(session_id, limit=-1)
+
+
 async def test_load_of_an_unknown_session_is_an_empty_history(
     store: SessionStore, session_id: str
 ) -> None:

@@ -1,0 +1,185 @@
+"""Dexter's research as one service: the agent and the session store, on a loop of their own.
+
+Research is CPU-hungry between model calls (the `openai` SDK's request building and
+parsing, tokenizing, trimming tool results, context selection). On the web server's loop
+it would delay Slack's acknowledgements, which must come within 3 s. So the agent and the
+store live on a second event loop, in a thread named "research", and every front end (the
+Slack bot, the HTTP API, the terminal chat) calls this service from its own loop: each
+method runs there and is awaited here, so an ack waits at most for the interpreter to
+switch threads, however many answers are being researched.
+
+Store clients (connection pools, aiosqlite's worker thread, asyncio locks) belong to the
+loop that opened them, so the one store of the process is opened, used and closed there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from agent.events import ProgressCallback, ProgressEvent, emit
+from agent.factory import AgentParts
+from agent.orchestrator import AgentResult
+from stores import HistoryPage, SessionInfo, SessionStore
+
+T = TypeVar("T")
+
+StoreOpener = Callable[[], Awaitable[SessionStore]]
+AgentBuilder = Callable[[], AgentParts]
+
+
+class NotStarted(RuntimeError):
+    """The service was used before `start` (or after `close`)."""
+
+
+class ResearchService:
+    """Answers questions in sessions and shows and erases their history, for any loop.
+
+    `build_agent` and `open_store` run on the research loop when the service starts, so
+    everything they create belongs to it.
+    """
+
+    def __init__(self, build_agent: AgentBuilder, open_store: StoreOpener) -> None:
+        self._build_agent = build_agent
+        self._open_store = open_store
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="research", daemon=True)
+        self._parts: AgentParts | None = None
+        self._store: SessionStore | None = None
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL, its password hidden."""
+        return self._opened()[1].url
+
+    async def start(self) -> None:
+        """Start the research thread, then open the store and build the agent there."""
+        self._thread.start()
+        try:
+            await self._there(self._open())
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _open(self) -> None:
+        self._store = await self._open_store()
+        self._parts = self._build_agent()
+        await self._parts.agent.warm_up()
+
+    async def answer(
+        self,
+        question: str,
+        *,
+        session_id: str | None = None,
+        user: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> AgentResult:
+        """Research `question` in the session (one at a time per session, its turn stored
+        when done), or one-shot without a session.
+
+        Progress events reach `on_progress` on the caller's loop, in the order the agent
+        emitted them, all of them before this returns or raises.
+        """
+        parts, store = self._opened()
+        if on_progress is None:
+            return await self._there(
+                parts.agent.run(question, session_id=session_id, store=store, user=user)
+            )
+        caller = asyncio.get_running_loop()
+        events: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
+
+        def forward(event: ProgressEvent) -> None:  # on the research loop
+            caller.call_soon_threadsafe(events.put_nowait, event)
+
+        async def deliver() -> None:  # on the caller's loop
+            while (event := await events.get()) is not None:
+                await emit(on_progress, event)
+
+        delivery = asyncio.create_task(deliver(), name="deliver progress")
+        try:
+            return await self._there(
+                parts.agent.run(
+                    question, session_id=session_id, store=store, on_progress=forward, user=user
+                )
+            )
+        finally:
+            # every event was queued before the run's end reached this loop
+            events.put_nowait(None)
+            await asyncio.shield(delivery)
+
+    async def history(
+        self, session_id: str, *, limit: int, before: int | None = None
+    ) -> HistoryPage:
+        """Up to `limit` turns with a seq below `before` (the newest without it), newest
+        first, and how many the session holds."""
+        store = self._opened()[1]
+        return await self._there(store.page(session_id, limit=limit, before=before))
+
+    async def erase(self, session_id: str) -> int:
+        """Delete the session's turns under its lock, the one erase path of every front end:
+        an answer in progress finishes first and is erased too, instead of being stored
+        into the memory just erased."""
+        store = self._opened()[1]
+
+        async def erase_when_free() -> int:
+            async with store.lock(session_id):
+                return await store.clear(session_id)
+
+        return await self._there(erase_when_free())
+
+    async def threads(self, scope: str, limit: int) -> list[SessionInfo]:
+        """The scope's sessions (a Slack channel's threads, say), newest first."""
+        store = self._opened()[1]
+        return await self._there(store.sessions(scope, limit))
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """True the first time `key` is claimed by any process sharing the store."""
+        store = self._opened()[1]
+        return await self._there(store.claim_event(key, ttl))
+
+    async def purge_expired(self) -> int:
+        store = self._opened()[1]
+        return await self._there(store.purge_expired())
+
+    async def ping(self) -> None:
+        """Raises `StoreUnavailable` when the store's server cannot be reached."""
+        store = self._opened()[1]
+        await self._there(store.ping())
+
+    async def close(self) -> None:
+        """Stop what still runs there, close the agent's clients and the store, end the thread."""
+        if self._thread.is_alive():
+            try:
+                await self._there(self._close())
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                await asyncio.to_thread(self._thread.join, 10)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    async def _close(self) -> None:
+        """On the research loop: cancel leftover tasks first, so nothing outlives its store."""
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        parts, store, self._parts, self._store = self._parts, self._store, None, None
+        try:
+            if parts is not None:
+                await parts.close()
+        finally:
+            if store is not None:
+                await store.close()
+            await self._loop.shutdown_asyncgens()
+            await self._loop.shutdown_default_executor()
+
+    def _opened(self) -> tuple[AgentParts, SessionStore]:
+        if self._parts is None or self._store is None:
+            raise NotStarted("the research service is not running")
+        return self._parts, self._store
+
+    async def _there(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` on the research loop and await it here; cancelling the wait cancels it."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
