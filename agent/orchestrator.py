@@ -27,7 +27,14 @@ from agent.context import (
 )
 from agent.embeddings import Embedder, EmbeddingError, turn_text
 from agent.errors import AgentError, ModelError, RunTimeout
-from agent.events import (
+from agent.llm import LLMClient, Usage
+from agent.phases.answer import answer
+from agent.phases.execute import Gathered, execute
+from agent.phases.plan import plan
+from agent.phases.reflect import reflect
+from agent.phases.summarise import summarise
+from agent.phases.understand import understand
+from agent.progress import (
     AnswerToken,
     Done,
     ErrorEvent,
@@ -36,13 +43,6 @@ from agent.events import (
     ProgressCallback,
     emit,
 )
-from agent.llm import LLMClient, Usage
-from agent.phases.answer import answer
-from agent.phases.execute import Gathered, execute
-from agent.phases.plan import plan
-from agent.phases.reflect import reflect
-from agent.phases.summarise import summarise
-from agent.phases.understand import understand
 from agent.prompts import Understanding
 from agent.tokens import count_tokens
 from agent.tools import ToolRegistry

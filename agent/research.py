@@ -19,9 +19,9 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from agent.events import ProgressCallback, ProgressEvent, emit
 from agent.factory import AgentParts
 from agent.orchestrator import AgentResult
+from agent.progress import ProgressCallback, ProgressEvent, emit
 from stores import HistoryPage, SessionInfo, SessionStore
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 
 from agent import AgentResult, ResearchService
-from agent.events import ProgressEvent
+from agent.progress import ProgressEvent
 from api.errors import RunFailure, run_failure
 from api.sessions import log_label
 

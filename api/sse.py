@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from agent.events import ProgressEvent
+from agent.progress import ProgressEvent
 from api.errors import RunFailure
 from api.runs import AgentRun, Outcome
 from api.schemas import StreamDone, StreamError

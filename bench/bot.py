@@ -45,11 +45,11 @@ from service.web import build_web_app
 from settings import load_settings
 from stores import open_store
 from stores.sql_engine import create_store_engine
-from tests.servers import serve
 from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
 from tests.standins.openai_server import API_KEY as MODEL_KEY
 from tests.standins.slack_api import BOT_TOKEN, TEAM_ID
 from tests.standins.slack_events import CHANNEL, SIGNING_SECRET, mention
+from tests.uvicorn_server import serve
 
 STORES = {
     "memory": "memory://",

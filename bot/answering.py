@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, ResearchService, RunTimeout
 from bot.blocks import Message, answer_messages, error_blocks, message_payload, retry_actions
-from bot.progress import StatusUpdater, ThreadProgress
 from bot.questions import Question
+from bot.status_message import StatusUpdater, ThreadProgress
 from stores import StoreUnavailable
 
 log = logging.getLogger(__name__)

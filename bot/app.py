@@ -20,9 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent import ResearchService
 from bot import actions, commands, events, shortcuts
 from bot.answering import AnsweringConfig, ThreadAnswerer
-from bot.memory import ThreadMemory
-from bot.progress import StatusUpdater
-from bot.services import BotServices
+from bot.listener_services import BotServices
+from bot.status_message import StatusUpdater
+from bot.thread_history import ThreadHistory
 
 
 class SlackRefused(Exception):
@@ -114,7 +114,7 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
     )
     services = BotServices(
         answerer=answerer,
-        memory=ThreadMemory(research, client),
+        history=ThreadHistory(research, client),
         follow_up_without_mention=config.follow_up_without_mention,
     )
     app.middleware(services.attach)

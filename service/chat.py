@@ -7,7 +7,7 @@ import uuid
 from typing import TextIO
 
 from agent import AgentError
-from agent.events import (
+from agent.progress import (
     AnswerToken,
     ErrorEvent,
     PhaseStarted,

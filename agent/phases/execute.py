@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.events import ProgressCallback, ToolFinished, ToolStarted, emit
 from agent.llm import LLMClient, Message, Usage
 from agent.phases.plan import waves
+from agent.progress import ProgressCallback, ToolFinished, ToolStarted, emit
 from agent.prompts import EXECUTE_RETRY, EXECUTE_SYSTEM, Task, Understanding
 from agent.tokens import truncate_to_tokens
 from agent.tools import ToolError, ToolRegistry, ToolResult

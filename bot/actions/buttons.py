@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.blocks import Blocks
-from bot.memory import ThreadView, authorize
-from bot.responding import respond_ephemerally
-from bot.services import BotServices
+from bot.ephemeral_replies import respond_ephemerally
+from bot.listener_services import BotServices
+from bot.thread_history import ThreadView, authorize
 from bot.threads import ThreadRef
 
 ButtonListener = Callable[..., Awaitable[None]]
@@ -35,7 +35,7 @@ def thread_button(label: str, view: ThreadView) -> ButtonListener:
         services: BotServices,
     ) -> None:
         async def produce() -> Blocks:
-            return await view(services.memory, clicked_thread(body, action["value"]))
+            return await view(services.history, clicked_thread(body, action["value"]))
 
         await respond_ephemerally(ack, respond, produce, command=label, replace_original=True)
 

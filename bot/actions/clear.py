@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.actions.buttons import thread_button
-from bot.memory import ThreadMemory
+from bot.thread_history import ThreadHistory
 
-request_clear = thread_button("Clear", ThreadMemory.clear_confirmation)
-confirm_clear = thread_button("Erase", ThreadMemory.clear)
+request_clear = thread_button("Clear", ThreadHistory.clear_confirmation)
+confirm_clear = thread_button("Erase", ThreadHistory.clear)
 
 
 async def cancel_clear(ack: AsyncAck, respond: AsyncRespond) -> None:

@@ -8,11 +8,11 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.actions.buttons import clicked_thread, thread_button
 from bot.blocks import Blocks, parse_history_page_value
-from bot.memory import AccessDenied, ThreadMemory
-from bot.responding import respond_ephemerally
-from bot.services import BotServices
+from bot.ephemeral_replies import respond_ephemerally
+from bot.listener_services import BotServices
+from bot.thread_history import AccessDenied, ThreadHistory
 
-show_history = thread_button("Show", ThreadMemory.thread_page)
+show_history = thread_button("Show", ThreadHistory.thread_page)
 
 
 async def turn_page(
@@ -29,6 +29,6 @@ async def turn_page(
             session_id, number = parse_history_page_value(action["value"])
         except ValueError as exc:
             raise AccessDenied("that page button is not Dexter's") from exc
-        return await services.memory.thread_page(clicked_thread(body, session_id), number)
+        return await services.history.thread_page(clicked_thread(body, session_id), number)
 
     await respond_ephemerally(ack, respond, produce, command="Page", replace_original=True)

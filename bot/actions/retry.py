@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.listener_services import BotServices
 from bot.questions import Question, clean_text
-from bot.services import BotServices
 from bot.threads import ThreadRef
 
 log = logging.getLogger(__name__)

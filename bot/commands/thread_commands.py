@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.blocks import Blocks
-from bot.memory import ThreadMemory, ThreadView, authorize
-from bot.responding import respond_ephemerally
-from bot.services import BotServices
+from bot.ephemeral_replies import respond_ephemerally
+from bot.listener_services import BotServices
+from bot.thread_history import ThreadHistory, ThreadView, authorize
 from bot.threads import ThreadRef, parse_thread_link
 
 HISTORY_COMMAND = "/dexter-history"
@@ -39,15 +39,15 @@ def thread_command(name: str, view: ThreadView) -> CommandListener:
         async def produce() -> Blocks:
             thread = linked_thread(command)
             if thread is None:
-                return await services.memory.channel_threads(
+                return await services.history.channel_threads(
                     command["team_id"], command["channel_id"]
                 )
-            return await view(services.memory, thread)
+            return await view(services.history, thread)
 
         await respond_ephemerally(ack, respond, produce, command=name)
 
     return on_command
 
 
-show_history = thread_command(HISTORY_COMMAND, ThreadMemory.thread_page)
-offer_clear = thread_command(CLEAR_COMMAND, ThreadMemory.clear_confirmation)
+show_history = thread_command(HISTORY_COMMAND, ThreadHistory.thread_page)
+offer_clear = thread_command(CLEAR_COMMAND, ThreadHistory.clear_confirmation)

@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import usage_blocks
+from bot.listener_services import BotServices
 from bot.questions import Question, question_from_event
-from bot.services import BotServices
 
 USAGE_HINT = "Ask me about a company, e.g. “@Dexter how did Apple's margins change since 2021?”"
 
@@ -37,7 +37,9 @@ async def is_follow_up(question: Question, services: BotServices) -> bool:
     if not (question.in_thread and services.follow_up_without_mention):
         return False
     session_id = question.thread.session_id
-    return services.answerer.is_answering(session_id) or await services.memory.has_turns(session_id)
+    return services.answerer.is_answering(session_id) or await services.history.has_turns(
+        session_id
+    )
 
 
 async def handle_question(
@@ -59,9 +61,9 @@ async def handle_question(
     if command is None:
         services.answerer.enqueue(question)
     elif command == "history":
-        await services.memory.show_in_thread(question)
+        await services.history.show_in_thread(question)
     elif command == "clear":
-        await services.memory.confirm_in_thread(question)
+        await services.history.confirm_in_thread(question)
     else:
         await client.chat_postEphemeral(
             channel=question.thread.channel,

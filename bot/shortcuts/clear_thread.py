@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.blocks import Blocks
-from bot.responding import respond_ephemerally
-from bot.services import BotServices
+from bot.ephemeral_replies import respond_ephemerally
+from bot.listener_services import BotServices
 from bot.threads import ThreadRef
 
 CLEAR_THREAD_CALLBACK = "dexter_clear_thread"
@@ -24,6 +24,6 @@ async def offer_clear_of_thread(
             shortcut["channel"]["id"],
             message.get("thread_ts") or message["ts"],
         )
-        return await services.memory.clear_confirmation(thread)
+        return await services.history.clear_confirmation(thread)
 
     await respond_ephemerally(ack, respond, produce, command="Clear Dexter's memory")

@@ -10,7 +10,7 @@ import pytest
 
 from agent import ModelError
 from agent.embeddings import LocalEmbedder
-from agent.events import (
+from agent.progress import (
     AnswerToken,
     Done,
     ErrorEvent,

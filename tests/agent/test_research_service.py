@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from agent import ResearchService
-from agent.events import Done, PhaseStarted, ProgressEvent
 from agent.factory import build_agent
+from agent.progress import Done, PhaseStarted, ProgressEvent
 from agent.research import NotStarted
 from service.configs import research_config
 from stores import open_store

@@ -18,9 +18,9 @@ from service.configs import slack_config
 from service.runtime import Runtime, open_runtime
 from service.web import build_web_app
 from tests.remembered import Remembered
-from tests.servers import serve
 from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
 from tests.standins.slack_events import SIGNING_SECRET
+from tests.uvicorn_server import serve
 
 API_KEY = "test-backend-api-key"
 JWT_SECRET = "test-jwt-secret-long-enough-for-hs512-" + "x" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from agent.events import AnswerToken, Done, ErrorEvent, ProgressEvent
+from agent.progress import AnswerToken, Done, ErrorEvent, ProgressEvent
 from api.errors import RunFailure
 from api.runs import AgentRun
 from api.sse import KEEPALIVE, event_stream

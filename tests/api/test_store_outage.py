@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from tests.api.conftest import ACCEPT_JSON, AUTH, stream_query
-from tests.services import REDIS_HOST, REDIS_PORT, need_service, redis_url
+from tests.external_servers import REDIS_HOST, REDIS_PORT, need_service, redis_url
 from tests.stores.tcp_proxy import TCPProxy
 
 

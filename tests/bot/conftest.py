@@ -14,9 +14,9 @@ from service.configs import slack_config
 from service.runtime import Runtime, open_runtime
 from service.web import build_web_app
 from tests.remembered import Remembered
-from tests.servers import serve
 from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
 from tests.standins.slack_events import SIGNING_SECRET, SlackSender
+from tests.uvicorn_server import serve
 
 
 @dataclass

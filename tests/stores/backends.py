@@ -14,7 +14,7 @@ from stores import SessionStore, open_store, scope_of
 from stores.redis import turns_key
 from stores.sql_engine import create_store_engine
 from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
-from tests.services import postgres_url
+from tests.external_servers import postgres_url
 
 BACKENDS = ("memory", "sqlite", "redis", "postgres")
 SHARED_BACKENDS = ("sqlite", "redis", "postgres")

@@ -2,7 +2,8 @@
 
 - memory: a fresh store per test.
 - SQLite: a fresh file per test under pytest's tmp_path.
-- Redis: the test database number of `tests.services`, a key prefix per test, keys deleted after.
+- Redis: the test database number of `tests.external_servers`, a key prefix per test,
+  keys deleted after.
 - PostgreSQL: one schema per test run (`dexter_test_<pid>_<random>`, migrated once, dropped
   at the end), its tables emptied after each test.
 """
@@ -24,7 +25,7 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 
 from stores import SessionStore, open_store
 from stores.sql_engine import create_store_engine
-from tests.services import (
+from tests.external_servers import (
     POSTGRES_HOST,
     POSTGRES_PORT,
     REDIS_HOST,

@@ -33,7 +33,7 @@ from stores.migrate import alembic_config, head_revision
 from stores.models import utcnow
 from stores.sql_engine import create_store_engine
 from stores.sql_schema import Base, SessionRow, TurnRow
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, need_service, postgres_url
+from tests.external_servers import POSTGRES_HOST, POSTGRES_PORT, need_service, postgres_url
 from tests.stores.backends import schema_url
 from tests.stores.processes import REPO_ROOT
 

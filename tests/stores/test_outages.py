@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from stores import SessionStore, StoreUnavailable, Turn, open_store
-from tests.services import (
+from tests.external_servers import (
     POSTGRES_DB,
     POSTGRES_HOST,
     POSTGRES_PORT,

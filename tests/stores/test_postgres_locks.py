@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select, text, update
 from stores import SessionStore
 from stores.sql_engine import POSTGRES_POOL_OVERFLOW, POSTGRES_POOL_SIZE
 from stores.sql_schema import SessionLock
-from tests.services import POSTGRES_DB
+from tests.external_servers import POSTGRES_DB
 from tests.stores.backends import SQLBackend
 
 pytestmark = pytest.mark.parametrize("backend_name", ["postgres"])

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.blocks import Blocks, error_blocks, message_payload, usage_blocks
-from bot.memory import AccessDenied
+from bot.thread_history import AccessDenied
 from bot.threads import InvalidThreadLink
 from stores import StoreUnavailable
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.answering import ThreadAnswerer
-from bot.memory import ThreadMemory
+from bot.thread_history import ThreadHistory
 
 
 @dataclass(frozen=True, slots=True)
 class BotServices:
     answerer: ThreadAnswerer
-    memory: ThreadMemory
+    history: ThreadHistory
     follow_up_without_mention: bool = True
 
     async def attach(self, context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:

@@ -7,7 +7,7 @@ takes the status message's place).
 
 from __future__ import annotations
 
-from agent.events import (
+from agent.progress import (
     AnswerToken,
     PhaseStarted,
     PlanReady,
@@ -15,7 +15,7 @@ from agent.events import (
     ToolStarted,
 )
 from agent.prompts import Task
-from bot.progress import ResearchStatus, status_text
+from bot.status_message import ResearchStatus, status_text
 
 
 def researched(*events) -> ResearchStatus:

@@ -36,8 +36,8 @@ class AccessDenied(PermissionError):
     """The session belongs to another channel or workspace than the request."""
 
 
-ThreadView = Callable[["ThreadMemory", ThreadRef], Awaitable[Blocks]]
-"""What a command or button shows of a thread: one of `ThreadMemory`'s views."""
+ThreadView = Callable[["ThreadHistory", ThreadRef], Awaitable[Blocks]]
+"""What a command or button shows of a thread: one of `ThreadHistory`'s views."""
 
 
 def authorize(session_id: str, team: str, channel: str) -> ThreadRef:
@@ -51,7 +51,7 @@ def authorize(session_id: str, team: str, channel: str) -> ThreadRef:
     return thread
 
 
-class ThreadMemory:
+class ThreadHistory:
     """The research and Slack calls behind `/dexter-history`, `/dexter-clear` and their
     buttons; each reads only the turns it shows."""
 

@@ -20,7 +20,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent.events import (
+from agent.progress import (
     AnswerToken,
     PhaseStarted,
     PlanReady,
