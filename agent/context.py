@@ -25,7 +25,7 @@ conversations they threw away a third of the turns answers needed and left most 
 budget unused, so the budget decides now. `python -m bench.context` measures all of it.
 
 Everything here is synchronous and cheap, so it can be measured and tested alone: about a
-millisecond for a thousand turns once their words have been seen (`_document_terms`
+millisecond for a thousand turns once their words have been seen (`document_terms`
 caches them per text).
 """
 
@@ -206,7 +206,7 @@ def retrieval_query(query: str, turns: Sequence[Turn], *, last: int = VAGUE_FOLL
     return f"{query} ({', '.join(entities)})" if entities else query
 
 
-def recent_entities(turns: Sequence[Turn], *, last: int = DEFAULT_RECENT) -> list[str]:
+def recent_entities(turns: Sequence[Turn], *, last: int) -> list[str]:
     """Companies and tickers named in the last turns, newest turn first."""
     found: dict[str, None] = {}
     for turn in reversed(turns[-last:] if last > 0 else ()):
@@ -452,7 +452,7 @@ def _bm25(turns: Sequence[Turn], query: str) -> np.ndarray:
     scores = np.zeros(len(turns), dtype=np.float32)
     if not query_terms:
         return scores
-    documents = [_document_terms(turn.question, turn.summary or turn.answer) for turn in turns]
+    documents = [document_terms(turn.question, turn.summary or turn.answer) for turn in turns]
     wanted = frozenset(query_terms)
     matching = [row for row, (_, terms, _) in enumerate(documents) if not wanted.isdisjoint(terms)]
     if not matching:
@@ -472,10 +472,11 @@ def _bm25(turns: Sequence[Turn], query: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=65_536)
-def _document_terms(question: str, summary: str) -> tuple[Counter[str], frozenset[str], int]:
+def document_terms(question: str, summary: str) -> tuple[Counter[str], frozenset[str], int]:
     """Term counts, term set and length of a turn's text.
 
     Cached: a thread is re-read for every question, and its turns' texts do not change.
+    (`bench.context` clears the cache to time a thread never seen before.)
     """
     terms = content_terms(f"{question}\n{summary}")
     counts = Counter(terms)

@@ -4,7 +4,7 @@
 
 The real app runs under uvicorn; the Slack Web API, the model (answering after
 `--latency` seconds per call) and the market data are the test stand-ins, all on
-loopback, in a process of their own (`bench.standins`) that also plays Slack: it sends
+loopback, in a process of their own (`bench.standins_process`) that also plays Slack: it sends
 signed `app_mention` events for distinct threads as fast as the app acknowledges them,
 `--in-flight` unacknowledged at a time (1: back to back; 200: all at once, where uvicorn
 accepting 200 connections at once already costs ~240 ms at p50 on two cores).
@@ -38,18 +38,18 @@ from typing import Any
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from agent import AgentResult, ResearchService
-from bench.standins import StandinsProcess
+from bench.standins_process import StandinsProcess
 from service.configs import slack_config
 from service.runtime import open_runtime, research_service
 from service.web import build_web_app
 from settings import load_settings
+from standins.market_data import API_KEY as MARKET_DATA_KEY
+from standins.openai_server import API_KEY as MODEL_KEY
+from standins.slack_api import BOT_TOKEN, TEAM_ID
+from standins.slack_events import CHANNEL, SIGNING_SECRET, mention
+from standins.uvicorn_server import serve
 from stores import open_store
 from stores.sql_engine import create_store_engine
-from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
-from tests.standins.openai_server import API_KEY as MODEL_KEY
-from tests.standins.slack_api import BOT_TOKEN, TEAM_ID
-from tests.standins.slack_events import CHANNEL, SIGNING_SECRET, mention
-from tests.uvicorn_server import serve
 
 STORES = {
     "memory": "memory://",

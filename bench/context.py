@@ -209,7 +209,7 @@ def time_selection(
         if lexical:
             vector = None
         if cold:
-            context._document_terms.cache_clear()
+            context.document_terms.cache_clear()
         start, start_cpu = time.perf_counter(), time.thread_time()
         select_context(history, query, query_embedding=vector)
         cpu.append((time.thread_time() - start_cpu) * 1000)

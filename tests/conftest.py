@@ -12,15 +12,15 @@ from hypothesis import settings as hypothesis_settings
 from agent.factory import AgentParts, build_agent
 from service.configs import research_config
 from settings import Settings, load_settings
-from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
-from tests.standins.market_data import (
+from standins.market_data import API_KEY as MARKET_DATA_KEY
+from standins.market_data import (
     MarketDataServer,
     market_data_server,
     market_data_server_session,
 )
-from tests.standins.openai_server import API_KEY as MODEL_KEY
-from tests.standins.openai_server import OpenAIStandin, model, openai_server
-from tests.standins.slack_api import clean_slack_api_fixture, slack_api_fixture
+from standins.openai_server import API_KEY as MODEL_KEY
+from standins.openai_server import OpenAIStandin, model, openai_server
+from standins.slack_api import clean_slack_api_fixture, slack_api_fixture
 
 __all__ = [
     "clean_slack_api_fixture",

@@ -14,8 +14,8 @@ from bot.commands import CLEAR_COMMAND, HISTORY_COMMAND
 from bot.shortcuts import CLEAR_THREAD_CALLBACK
 from service.logs import configure_logging
 from settings import load_settings
-from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
-from tests.standins.openai_server import API_KEY as MODEL_KEY
+from standins.market_data import API_KEY as MARKET_DATA_KEY
+from standins.openai_server import API_KEY as MODEL_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 

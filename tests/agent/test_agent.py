@@ -19,8 +19,8 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
+from standins.openai_server import Reply
 from stores import Turn, open_store
-from tests.standins.openai_server import Reply
 
 SESSION = "slack:T1:C1:1700000000.000100"
 

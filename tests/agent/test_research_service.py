@@ -14,8 +14,8 @@ from agent.factory import build_agent
 from agent.progress import Done, PhaseStarted, ProgressEvent
 from agent.research import NotStarted
 from service.configs import research_config
+from standins.openai_server import Reply
 from stores import open_store
-from tests.standins.openai_server import Reply
 
 SESSION = "slack:T1:C1:1700000000.000100"
 

@@ -1,6 +1,6 @@
 """The market-data tools against the Financial Datasets stand-in, over real HTTP.
 
-Nothing of ours is patched: the client talks to `tests/standins/market_data.py`, which a
+Nothing of ours is patched: the client talks to `standins/market_data.py`, which a
 test tells to fail, stall or answer garbage when it needs to.
 """
 
@@ -20,7 +20,7 @@ import pytest
 
 from agent.tokens import count_tokens
 from agent.tools import FinancialDatasetsClient, ToolRegistry, ToolResult, market_data_registry
-from tests.standins.market_data import MarketDataServer
+from standins.market_data import MarketDataServer
 
 BUDGET = 1500
 

@@ -17,10 +17,10 @@ import uvicorn
 from service.configs import slack_config
 from service.runtime import Runtime, open_runtime
 from service.web import build_web_app
+from standins.slack_api import BOT_TOKEN, SlackAPIServer
+from standins.slack_events import SIGNING_SECRET
+from standins.uvicorn_server import serve
 from tests.remembered import Remembered
-from tests.standins.slack_api import BOT_TOKEN, SlackAPIServer
-from tests.standins.slack_events import SIGNING_SECRET
-from tests.uvicorn_server import serve
 
 API_KEY = "test-backend-api-key"
 JWT_SECRET = "test-jwt-secret-long-enough-for-hs512-" + "x" * 32

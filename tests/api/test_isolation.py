@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.threads import ThreadRef
+from standins.slack_api import TEAM_ID
+from standins.slack_events import CHANNEL
 from stores import Turn
 from tests.api.conftest import ACCEPT_JSON, AUTH
 from tests.remembered import store_beside
-from tests.standins.slack_api import TEAM_ID
-from tests.standins.slack_events import CHANNEL
 
 THREAD = ThreadRef(TEAM_ID, CHANNEL, "1710000000.000100")
 NOT_API_SESSIONS = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from standins.openai_server import Reply
 from tests.api.conftest import ACCEPT_JSON, AUTH, stream_query
-from tests.standins.openai_server import Reply
 
 PROGRESS = {"phase", "plan", "tool_started", "tool_finished"}
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.standins.slack_events import CHANNEL
-
-
-def has_sources(blocks: list[dict[str, Any]] | None) -> bool:
-    return any(b.get("type") == "context" and "Sources" in json.dumps(b) for b in blocks or [])
+from standins.slack_api import has_sources
+from standins.slack_events import CHANNEL
 
 
 def is_answer(call: Any) -> bool:

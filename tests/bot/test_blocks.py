@@ -32,11 +32,11 @@ from bot.blocks import (
     thread_turns_blocks,
     usage_blocks,
 )
-from stores.models import SessionInfo, Source, Turn
-from tests.standins.slack_api import (
+from standins.slack_api import (
     BOT_TOKEN,
     SlackAPIServer,
 )
+from stores.models import SessionInfo, Source, Turn
 
 SESSION = "slack:T0001:C0001:1700000000.000100"
 WHEN = datetime(2024, 5, 1, 14, 3, tzinfo=UTC)

@@ -7,10 +7,9 @@ import json
 import time
 
 from bot.blocks import ACTION_RETRY
-from tests.bot.observe import answers, is_answer, wait_until
-from tests.standins.openai_server import Reply
-from tests.standins.slack_api import BOT_ID, TEAM_ID
-from tests.standins.slack_events import (
+from standins.openai_server import Reply
+from standins.slack_api import BOT_ID, TEAM_ID
+from standins.slack_events import (
     CHANNEL,
     USER,
     event_callback,
@@ -18,6 +17,7 @@ from tests.standins.slack_events import (
     message,
     next_ts,
 )
+from tests.bot.observe import answers, is_answer, wait_until
 
 SESSION_PREFIX = f"slack:{TEAM_ID}:{CHANNEL}:"
 

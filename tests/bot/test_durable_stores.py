@@ -10,10 +10,10 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.blocks import ACTION_RETRY
+from standins.slack_api import TEAM_ID
+from standins.slack_events import CHANNEL, mention, message
 from tests.bot.observe import answers, wait_until
 from tests.external_servers import REDIS_HOST, REDIS_PORT, need_service, redis_url
-from tests.standins.slack_api import TEAM_ID
-from tests.standins.slack_events import CHANNEL, mention, message
 from tests.stores.tcp_proxy import TCPProxy
 
 

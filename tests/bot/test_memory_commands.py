@@ -15,11 +15,11 @@ from bot.blocks import (
     history_page_value,
 )
 from bot.shortcuts import CLEAR_THREAD_CALLBACK
+from standins.slack_api import TEAM_ID
+from standins.slack_events import CHANNEL, USER, mention, message, next_ts
 from stores import Turn
 from tests.bot.observe import answers, wait_until
 from tests.remembered import store_beside
-from tests.standins.slack_api import TEAM_ID
-from tests.standins.slack_events import CHANNEL, USER, mention, message, next_ts
 
 OTHER_CHANNEL = "C0ELSEWHERE"
 

@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.standins.slack_api import (
+from standins.slack_api import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
@@ -126,10 +126,8 @@ async def test_query_string_methods_are_parsed_get_and_post(
         "?thread_ts=1700000000.000100&cid=C0001"
     )
     assert clean_slack_api.calls("chat.getPermalink")[0].http_method == "GET"
-    deleted = await client.chat_delete(channel=CHANNEL, ts=reply["ts"])
-    assert deleted["ts"] == reply["ts"]
-    assert clean_slack_api.calls("chat.delete")[0].http_method == "POST"
-    assert [m["text"] for m in clean_slack_api.messages(CHANNEL)] == ["parent"]
+    assert clean_slack_api.calls("chat.postMessage")[0].http_method == "POST"
+    assert [m["text"] for m in clean_slack_api.messages(CHANNEL)] == ["parent", "r"]
 
 
 async def test_update_replies_and_ephemeral_messages(
@@ -154,30 +152,20 @@ async def test_update_replies_and_ephemeral_messages(
     assert error.response["error"] == "thread_not_found"
 
 
-async def test_the_other_methods_dexter_calls_answer_like_slack(
+async def test_the_status_method_dexter_calls_answers_like_slack_and_others_are_unknown(
     client: AsyncWebClient, clean_slack_api: SlackAPIServer
 ) -> None:
-    info = await client.conversations_info(channel=CHANNEL)
-    assert info["channel"]["id"] == CHANNEL
-    assert (await client.conversations_info(channel="D0001"))["channel"]["is_im"]
-    user = await client.users_info(user="U0ASKER")
-    assert user["user"]["id"] == "U0ASKER"
-    assert not user["user"]["is_bot"]
-    assert (await client.users_info(user=BOT_USER_ID))["user"]["is_bot"]
     await client.assistant_threads_setStatus(
         channel_id=CHANNEL, thread_ts="1.1", status="is thinking…"
     )
-    await client.assistant_threads_setSuggestedPrompts(
-        channel_id=CHANNEL, thread_ts="1.1", prompts=[{"title": "P/E", "message": "AAPL P/E?"}]
-    )
-    view = await client.views_open(
-        trigger_id="t1", view={"type": "modal", "title": {"type": "plain_text", "text": "Hi"}}
-    )
-    assert view["view"]["id"].startswith("V")
     status = clean_slack_api.calls("assistant.threads.setStatus")[0]
     assert status.params == {"channel_id": CHANNEL, "thread_ts": "1.1", "status": "is thinking…"}
-    error = await _error_of(client.api_call("chat.scheduleMessage", json={"channel": CHANNEL}))
-    assert error.response["error"] == "unknown_method"
+    unsaid = {"channel_id": CHANNEL, "thread_ts": "1.1"}
+    error = await _error_of(client.api_call("assistant.threads.setStatus", json=unsaid))
+    assert error.response["error"] == "invalid_arguments"
+    for method in ("chat.scheduleMessage", "views.publish", "users.info"):
+        error = await _error_of(client.api_call(method, json={"channel": CHANNEL}))
+        assert error.response["error"] == "unknown_method", method
 
 
 # --- Slack's refusals --------------------------------------------------------------------

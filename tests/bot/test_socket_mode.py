@@ -7,9 +7,9 @@ import asyncio
 from bot.app import socket_mode_handler
 from service.configs import slack_config
 from service.runtime import open_runtime
+from standins.slack_api import APP_TOKEN, BOT_TOKEN
+from standins.slack_events import event_callback, mention
 from tests.bot.observe import answers, wait_until
-from tests.standins.slack_api import APP_TOKEN, BOT_TOKEN
-from tests.standins.slack_events import event_callback, mention
 
 
 async def test_socket_mode_acks_events_and_answers_in_the_thread(

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
+from standins.market_data import API_KEY as MARKET_DATA_KEY
+from standins.openai_server import API_KEY as MODEL_KEY
+from standins.slack_api import BOT_TOKEN
+from standins.slack_events import CHANNEL, SIGNING_SECRET, SlackSender, mention
 from tests.bot.observe import answers, wait_until
-from tests.standins.market_data import API_KEY as MARKET_DATA_KEY
-from tests.standins.openai_server import API_KEY as MODEL_KEY
-from tests.standins.slack_api import BOT_TOKEN
-from tests.standins.slack_events import CHANNEL, SIGNING_SECRET, SlackSender, mention
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -15,7 +15,7 @@ Tests can make the next calls of a method answer 429 with `Retry-After`, or fail
 
 Fixtures: `slack_api` (one server for the session) and `clean_slack_api` (the same
 server, reset around the test). Register them from a conftest with
-`from tests.standins.slack_api import clean_slack_api_fixture, slack_api_fixture`; they are
+`from standins.slack_api import clean_slack_api_fixture, slack_api_fixture`; they are
 declared with `name=` so importing them does not shadow the fixture arguments.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.standins.background import BackgroundServer
+from standins.background import BackgroundServer
 
 BOT_TOKEN = "xoxb-dexter-test-token"
 APP_TOKEN = "xapp-1-dexter-test-token"
@@ -159,20 +159,9 @@ class SlackAPIServer:
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
-            "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.replies": self._conversations_replies,
-            "conversations.info": self._conversations_info,
-            "users.info": self._users_info,
             "assistant.threads.setStatus": self._assistant_set_status,
-            "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
-            "assistant.threads.setTitle": self._assistant_set_title,
-            "reactions.add": self._reactions,
-            "reactions.remove": self._reactions,
-            "views.open": self._views_open,
-            "views.update": self._views_update,
-            "views.push": self._views_open,
-            "views.publish": self._views_publish,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -548,15 +537,6 @@ class SlackAPIServer:
             "message": dict(message),
         }
 
-    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = _required(params, "channel", "channel_not_found")
-        ts = _required(params, "ts", "message_not_found")
-        message = self._find_message(channel, ts)
-        if message.get("bot_id") != BOT_ID:
-            raise SlackError("cant_delete_message")
-        self._state.messages[channel].remove(message)
-        return {"ok": True, "channel": channel, "ts": ts}
-
     def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
         """A permalink like Slack's; replies carry `thread_ts` and `cid`. Messages the
         stand-in never saw still get one, as tests often link to unseeded threads."""
@@ -594,94 +574,12 @@ class SlackAPIServer:
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
-    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = _required(params, "channel", "channel_not_found")
-        is_im = channel.startswith("D")
-        return {
-            "ok": True,
-            "channel": {
-                "id": channel,
-                "name": None if is_im else f"channel-{channel.lower()}",
-                "is_channel": channel.startswith("C"),
-                "is_group": channel.startswith("G"),
-                "is_im": is_im,
-                "is_private": not channel.startswith("C"),
-                "is_member": True,
-                "is_archived": False,
-                "context_team_id": TEAM_ID,
-            },
-        }
-
-    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = _required(params, "user", "user_not_found")
-        is_bot = user == BOT_USER_ID
-        name = "dexter" if is_bot else f"user-{user.lower()}"
-        real_name = "Dexter" if is_bot else f"User {user}"
-        return {
-            "ok": True,
-            "user": {
-                "id": user,
-                "team_id": TEAM_ID,
-                "name": name,
-                "real_name": real_name,
-                "deleted": False,
-                "is_bot": is_bot,
-                "tz": "UTC",
-                "tz_offset": 0,
-                "profile": {"display_name": name, "real_name": real_name},
-            },
-        }
-
     def _assistant_set_status(self, params: dict[str, Any]) -> dict[str, Any]:
         _required(params, "channel_id", "channel_not_found")
         _required(params, "thread_ts", "invalid_thread_ts")
         if not isinstance(params.get("status"), str):
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: status"])
         return {"ok": True}
-
-    def _assistant_set_suggested_prompts(self, params: dict[str, Any]) -> dict[str, Any]:
-        _required(params, "channel_id", "channel_not_found")
-        _required(params, "thread_ts", "invalid_thread_ts")
-        prompts = params.get("prompts")
-        if not isinstance(prompts, list) or not prompts:
-            raise SlackError("invalid_arguments", ["[ERROR] missing required field: prompts"])
-        return {"ok": True}
-
-    def _assistant_set_title(self, params: dict[str, Any]) -> dict[str, Any]:
-        _required(params, "channel_id", "channel_not_found")
-        _required(params, "thread_ts", "invalid_thread_ts")
-        _required(params, "title", "invalid_arguments")
-        return {"ok": True}
-
-    def _reactions(self, params: dict[str, Any]) -> dict[str, Any]:
-        _required(params, "channel", "channel_not_found")
-        _required(params, "timestamp", "message_not_found")
-        _required(params, "name", "invalid_name")
-        return {"ok": True}
-
-    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        _required(params, "trigger_id", "invalid_trigger_id")
-        return {"ok": True, "view": self._view(params)}
-
-    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        if not params.get("view_id") and not params.get("external_id"):
-            raise SlackError("not_found")
-        return {"ok": True, "view": self._view(params)}
-
-    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
-        _required(params, "user_id", "invalid_arguments")
-        return {"ok": True, "view": self._view(params)}
-
-    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = params.get("view")
-        if not isinstance(view, dict) or "type" not in view:
-            raise SlackError("invalid_arguments", ["[ERROR] missing required field: view"])
-        problems = _block_problems(view.get("blocks", []), VIEW_BLOCK_LIMIT, "/view/blocks")
-        if problems:
-            raise SlackError("invalid_arguments", problems)
-        view_id = params.get("view_id") or f"V{self._state.next_view:08d}"
-        self._state.next_view += 1
-        return {**view, "id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "bot_id": BOT_ID}
 
     def _bot_message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -937,6 +835,11 @@ def _text_length(value: Any) -> int:
     if isinstance(value, list):
         return sum(_text_length(item) for item in value)
     return 0
+
+
+def has_sources(blocks: list[dict[str, Any]] | None) -> bool:
+    """Whether a message's blocks hold Dexter's sources line: the mark of a final answer."""
+    return any(b.get("type") == "context" and "Sources" in json.dumps(b) for b in blocks or [])
 
 
 # --- fixtures ----------------------------------------------------------------------------

@@ -32,10 +32,9 @@ class StandinURLs:
 
 
 def _serve(conn: Connection, model_latency: float) -> None:
-    from tests.bot.observe import has_sources
-    from tests.standins.market_data import MarketDataServer
-    from tests.standins.openai_server import OpenAIStandin
-    from tests.standins.slack_api import SlackAPIServer
+    from standins.market_data import MarketDataServer
+    from standins.openai_server import OpenAIStandin
+    from standins.slack_api import SlackAPIServer, has_sources
 
     model, data, slack = OpenAIStandin(), MarketDataServer(), SlackAPIServer()
     model.server.start()
@@ -88,7 +87,7 @@ async def _send_all(
     connection of its own with plain asyncio streams: a full HTTP client would spend more
     time per request than the app it measures.
     """
-    from tests.standins.slack_events import event_callback, sign
+    from standins.slack_events import event_callback, sign
 
     host, port = urlsplit(app_url).hostname, urlsplit(app_url).port
     prepared = []

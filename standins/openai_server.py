@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from tests.standins.background import BackgroundServer
+from standins.background import BackgroundServer
 
 API_KEY = "sk-test-standin"
 EMBEDDING_DIM = 256
@@ -223,7 +223,6 @@ class OpenAIStandin:
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self._chat)
         self.app.router.add_post("/v1/embeddings", self._embeddings)
-        self.app.router.add_get("/v1/models", self._models)
         self.server = BackgroundServer(self.app)
 
     @property
@@ -348,9 +347,6 @@ class OpenAIStandin:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
-
-    async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "standin", "object": "model"}]})
 
 
 def _tool_calls(reply: Reply) -> Iterator[dict[str, Any]]:

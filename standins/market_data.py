@@ -24,8 +24,8 @@ from typing import Any, Self
 import pytest
 from aiohttp import web
 
-from tests.standins.background import BackgroundServer
-from tests.standins.trailing import trailing_row
+from standins.background import BackgroundServer
+from standins.trailing import trailing_row
 
 API_KEY = "fd-test-key"
 FIXTURES = Path(__file__).with_name("market_data")

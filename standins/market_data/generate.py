@@ -1,6 +1,6 @@
 """Write the market-data stand-in's fixtures: one `<TICKER>.json` per company, beside this file.
 
-Run `python tests/standins/market_data/generate.py` after changing a figure; the output is
+Run `python standins/market_data/generate.py` after changing a figure; the output is
 deterministic (fixed seeds), so an unchanged run leaves `git diff` empty.
 
 What is real and what is made up:
@@ -29,9 +29,9 @@ from typing import Any
 
 HERE = Path(__file__).parent
 # Run as a script: make the repository importable for the derivation it shares.
-sys.path.insert(0, str(HERE.parents[2]))
+sys.path.insert(0, str(HERE.parents[1]))
 
-from tests.standins.trailing import trailing_row  # noqa: E402
+from standins.trailing import trailing_row  # noqa: E402
 
 B = 1_000_000_000
 YEARS = (2019, 2020, 2021, 2022, 2023, 2024)

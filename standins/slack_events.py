@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.standins.slack_api import APP_ID, BOT_USER_ID, TEAM_ID
+from standins.slack_api import APP_ID, BOT_USER_ID, TEAM_ID
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0CHANNEL"
