@@ -34,6 +34,17 @@ Period = Literal["annual", "quarterly", "ttm"]
 ReportedPeriod = Literal["annual", "quarterly"]
 Interval = Literal["day", "week", "month", "year"]
 FilingType = Literal["10-K", "10-Q", "8-K"]
+PerPeriod = Literal[
+    "income_statements", "balance_sheets", "cash_flow_statements", "financial_metrics"
+]
+
+PER_PERIOD_PATHS: dict[PerPeriod, str] = {
+    "income_statements": "/financials/income-statements/",
+    "balance_sheets": "/financials/balance-sheets/",
+    "cash_flow_statements": "/financials/cash-flow-statements/",
+    "financial_metrics": "/financial-metrics/",
+}
+"""Where each per-period endpoint lives; its response holds the figures under the same name."""
 ParamValue = str | int | date | Sequence[str] | None
 CacheKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -113,43 +124,23 @@ class FinancialDatasetsClient:
 
     # endpoints --------------------------------------------------------------------------
 
-    async def income_statements(
-        self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
+    async def per_period(
+        self,
+        kind: PerPeriod,
+        ticker: str,
+        *,
+        period: Period,
+        limit: int,
+        report_period: DateFilter = NO_FILTER,
     ) -> ApiResponse:
-        return await self._per_period(
-            "/financials/income-statements/",
-            "income_statements",
-            ticker,
-            period,
-            limit,
-            report_period,
-        )
-
-    async def balance_sheets(
-        self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
-    ) -> ApiResponse:
-        return await self._per_period(
-            "/financials/balance-sheets/", "balance_sheets", ticker, period, limit, report_period
-        )
-
-    async def cash_flow_statements(
-        self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
-    ) -> ApiResponse:
-        return await self._per_period(
-            "/financials/cash-flow-statements/",
-            "cash_flow_statements",
-            ticker,
-            period,
-            limit,
-            report_period,
-        )
-
-    async def financial_metrics(
-        self, ticker: str, *, period: Period, limit: int, report_period: DateFilter = NO_FILTER
-    ) -> ApiResponse:
-        return await self._per_period(
-            "/financial-metrics/", "financial_metrics", ticker, period, limit, report_period
-        )
+        """Figures per reporting period: one of the three statements, or the metrics."""
+        params: dict[str, ParamValue] = {
+            "ticker": ticker,
+            "period": period,
+            "limit": limit,
+            **report_period.params("report_period"),
+        }
+        return await self._get(PER_PERIOD_PATHS[kind], params, kind)
 
     async def financial_metrics_snapshot(self, ticker: str) -> ApiResponse:
         return await self._get("/financial-metrics/snapshot/", {"ticker": ticker}, "snapshot")
@@ -230,24 +221,6 @@ class FinancialDatasetsClient:
         return await self._get("/analyst-estimates/", params, "analyst_estimates")
 
     # transport --------------------------------------------------------------------------
-
-    async def _per_period(
-        self,
-        path: str,
-        field: str,
-        ticker: str,
-        period: Period,
-        limit: int,
-        report_period: DateFilter,
-    ) -> ApiResponse:
-        """An endpoint of figures per reporting period: statements and metrics."""
-        params: dict[str, ParamValue] = {
-            "ticker": ticker,
-            "period": period,
-            "limit": limit,
-            **report_period.params("report_period"),
-        }
-        return await self._get(path, params, field)
 
     async def _get(
         self, path: str, params: Mapping[str, ParamValue], field: str, *, whole: bool = False

@@ -24,6 +24,7 @@ from agent.tools.financial_datasets import (
     DateFilter,
     FilingType,
     FinancialDatasetsClient,
+    PerPeriod,
 )
 from agent.tools.registry import Tool, ToolOutput, ToolRegistry
 from stores.models import Source
@@ -242,13 +243,13 @@ async def _answered(
 
 
 def _statements(
-    method: Callable[..., Awaitable[ApiResponse]],
+    kind: PerPeriod,
 ) -> Callable[[FinancialDatasetsClient, _PeriodArgs], Awaitable[ApiResponse]]:
-    """The fetch of a per-period endpoint (statements, metrics), by its client method."""
+    """The fetch of a per-period endpoint (statements, metrics)."""
 
     def fetch(client: FinancialDatasetsClient, args: _PeriodArgs) -> Awaitable[ApiResponse]:
-        return method(
-            client,
+        return client.per_period(
+            kind,
             args.ticker,
             period=args.period,
             limit=args.limit,
@@ -290,7 +291,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         "per period. Use for revenue and profit questions, margins computed by hand and "
         "growth over years or quarters.",
         args_model=StatementArgs,
-        fetch=_statements(FinancialDatasetsClient.income_statements),
+        fetch=_statements("income_statements"),
         what=lambda a: f"income statements ({a.period})",
         label=lambda a: f"income statements · {a.ticker}",
     ),
@@ -300,7 +301,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         "inventory, receivables, liabilities, debt, deferred revenue, shareholders' equity "
         "and shares outstanding. Use for financial position, liquidity and leverage.",
         args_model=StatementArgs,
-        fetch=_statements(FinancialDatasetsClient.balance_sheets),
+        fetch=_statements("balance_sheets"),
         what=lambda a: f"balance sheets ({a.period})",
         label=lambda a: f"balance sheets · {a.ticker}",
     ),
@@ -310,7 +311,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         "expenditure, free cash flow, acquisitions, buybacks, dividends, debt issued or "
         "repaid and the change in cash. Use for cash generation and capital allocation.",
         args_model=StatementArgs,
-        fetch=_statements(FinancialDatasetsClient.cash_flow_statements),
+        fetch=_statements("cash_flow_statements"),
         what=lambda a: f"cash flow statements ({a.period})",
         label=lambda a: f"cash flow statements · {a.ticker}",
     ),
@@ -321,7 +322,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         "liquidity, leverage, growth rates and per-share figures. Use for ratio trends "
         "over time; use get_financial_metrics_snapshot for today's values.",
         args_model=MetricsArgs,
-        fetch=_statements(FinancialDatasetsClient.financial_metrics),
+        fetch=_statements("financial_metrics"),
         what=lambda a: f"financial metrics ({a.period})",
         label=lambda a: f"financial metrics · {a.ticker}",
     ),
