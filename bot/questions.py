@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.threads import ThreadRef
+from bot.threads import ThreadRef, is_slack_ts
+
+log = logging.getLogger(__name__)
 
 ThreadCommand = Literal["history", "clear", "help"]
 
@@ -65,11 +68,18 @@ def question_from_event(
     team = team_id or event.get("team")
     if not (user and channel and ts and team) or user == bot_user_id:
         return None
+    if not is_slack_ts(str(ts)):
+        return None
+    try:
+        thread = ThreadRef.checked(str(team), str(channel), str(event.get("thread_ts") or ts))
+    except ValueError as exc:
+        log.warning("ignoring a message with an odd id: %s", exc)
+        return None
     raw = str(event.get("text") or "")
     mention = f"<@{bot_user_id}>" if bot_user_id else None
     mentioned = event.get("type") == "app_mention" or bool(mention and mention in raw)
     return Question(
-        thread=ThreadRef(team, channel, event.get("thread_ts") or ts),
+        thread=thread,
         ts=ts,
         user=user,
         text=clean_text(raw, bot_user_id),

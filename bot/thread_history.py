@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +30,7 @@ from bot.threads import ThreadRef, channel_scope
 log = logging.getLogger(__name__)
 
 LISTED_THREADS = 10
+THREAD_MESSAGES_READ = 200
 PAGE_SIZE = 5
 
 
@@ -64,7 +66,8 @@ class ThreadHistory:
 
     async def channel_threads(self, team: str, channel: str) -> Blocks:
         """The channel's recent Dexter threads with links, Show and Clear buttons."""
-        sessions = await self.research.threads(channel_scope(team, channel), LISTED_THREADS)
+        listed = await self.research.threads(channel_scope(team, channel), LISTED_THREADS)
+        sessions = [s for s in listed if _is_thread(s.session_id)]
         links = await asyncio.gather(
             *(self.permalink(ThreadRef.from_session_id(s.session_id)) for s in sessions)
         )
@@ -112,6 +115,20 @@ class ThreadHistory:
         blocks = await self.clear_confirmation(question.thread)
         await self._ephemeral(question, "Erase Dexter's memory of this thread?", blocks)
 
+    async def dexter_wrote_in(self, thread: ThreadRef, bot_user_id: str | None) -> bool:
+        """Whether the thread holds a message of Dexter's, by Slack's copy of it."""
+        if bot_user_id is None:
+            return False
+        try:
+            replies = await self.client.conversations_replies(
+                channel=thread.channel, ts=thread.thread_ts, limit=THREAD_MESSAGES_READ
+            )
+        except SlackApiError as exc:
+            log.warning("cannot read %s: %s", thread.session_id, exc.response.get("error"))
+            return False
+        messages: list[dict[str, Any]] = replies.get("messages", [])
+        return any(m.get("user") == bot_user_id for m in messages)
+
     async def permalink(self, thread: ThreadRef) -> str | None:
         try:
             response = await self.client.chat_getPermalink(
@@ -130,3 +147,13 @@ class ThreadHistory:
             text=text,
             blocks=blocks,
         )
+
+
+def _is_thread(session_id: str) -> bool:
+    """Whether a listed session is a well-formed Slack thread; others are left out."""
+    try:
+        ThreadRef.from_session_id(session_id)
+    except ValueError:
+        log.warning("leaving an odd session id out of the list: %.200r", session_id)
+        return False
+    return True

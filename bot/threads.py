@@ -41,14 +41,23 @@ class ThreadRef:
         return channel_scope(self.team, self.channel)
 
     @classmethod
+    def checked(cls, team: str, channel: str, thread_ts: str) -> ThreadRef:
+        """The thread, if its parts look like Slack's ids and timestamp; else ValueError."""
+        if not (_ID.match(team) and _ID.match(channel) and is_slack_ts(thread_ts)):
+            raise ValueError(f"not a Slack thread: {team!r}, {channel!r}, {thread_ts!r}"[:200])
+        return cls(team, channel, thread_ts)
+
+    @classmethod
     def from_session_id(cls, session_id: str) -> ThreadRef:
         parts = session_id.split(":")
         if len(parts) != 4 or parts[0] != SESSION_PREFIX:
-            raise ValueError(f"not a Slack session id: {session_id!r}")
-        _, team, channel, thread_ts = parts
-        if not (_ID.match(team) and _ID.match(channel) and _TS.match(thread_ts)):
-            raise ValueError(f"not a Slack session id: {session_id!r}")
-        return cls(team, channel, thread_ts)
+            raise ValueError(f"not a Slack session id: {session_id[:200]!r}")
+        return cls.checked(*parts[1:])
+
+
+def is_slack_ts(text: str) -> bool:
+    """`1700000000.000100`: seconds, a dot, six digits."""
+    return bool(_TS.match(text))
 
 
 def channel_scope(team: str, channel: str) -> str:
@@ -68,6 +77,6 @@ def parse_thread_link(text: str, team: str) -> ThreadRef:
     digits = found.group("digits")
     message_ts = f"{digits[:10]}.{digits[10:]}"
     thread_ts = parse_qs(parts.query).get("thread_ts", [message_ts])[0]
-    if not _TS.match(thread_ts):
+    if not is_slack_ts(thread_ts):
         raise InvalidThreadLink(f"the link's thread_ts {thread_ts!r} is not a Slack timestamp")
     return ThreadRef(team, found.group("channel"), thread_ts)

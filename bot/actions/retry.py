@@ -48,11 +48,17 @@ async def question_to_retry(
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
     team = (body.get("team") or {}).get("id") or context.team_id
-    if not (channel and thread_ts and team):
+    try:
+        thread = ThreadRef.checked(str(team), str(channel), str(thread_ts))
+    except ValueError:
         return None
     try:
         replies = await context.client.conversations_replies(
-            channel=channel, ts=thread_ts, oldest=question_ts, latest=question_ts, inclusive=True
+            channel=thread.channel,
+            ts=thread.thread_ts,
+            oldest=question_ts,
+            latest=question_ts,
+            inclusive=True,
         )
     except SlackApiError as exc:
         log.warning("cannot read back the question to retry: %s", exc.response.get("error"))
@@ -62,7 +68,7 @@ async def question_to_retry(
     if original is None or not original.get("user"):
         return None
     return Question(
-        thread=ThreadRef(team, channel, thread_ts),
+        thread=thread,
         ts=question_ts,
         user=original["user"],
         text=clean_text(str(original.get("text") or ""), context.bot_user_id),

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from bot.blocks import Blocks
 from bot.ephemeral_replies import respond_ephemerally
 from bot.listener_services import BotServices
+from bot.thread_history import AccessDenied
 from bot.threads import ThreadRef
 
 CLEAR_THREAD_CALLBACK = "dexter_clear_thread"
@@ -19,11 +20,14 @@ async def offer_clear_of_thread(
 ) -> None:
     async def produce() -> Blocks:
         message = shortcut.get("message") or {}
-        thread = ThreadRef(
-            shortcut["team"]["id"],
-            shortcut["channel"]["id"],
-            message.get("thread_ts") or message["ts"],
-        )
+        try:
+            thread = ThreadRef.checked(
+                str(shortcut["team"]["id"]),
+                str(shortcut["channel"]["id"]),
+                str(message.get("thread_ts") or message["ts"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AccessDenied("that message is not in a thread Dexter can clear") from exc
         return await services.history.clear_confirmation(thread)
 
     await respond_ephemerally(ack, respond, produce, command="Clear Dexter's memory")

@@ -6,6 +6,8 @@ import asyncio
 import json
 import time
 
+import pytest
+
 from bot.blocks import ACTION_RETRY
 from standins.openai_server import Reply
 from standins.slack_api import BOT_ID, TEAM_ID
@@ -167,6 +169,19 @@ async def test_bots_edits_and_other_subtypes_are_ignored(start_dexter, model) ->
 
     assert len(dexter.slack.calls("chat.postMessage")) == before + 1  # the control only
     assert len(await dexter.remembered.load(SESSION_PREFIX + root["ts"])) == 1
+
+
+@pytest.mark.parametrize("thread_ts", ["abc", "1.2", "1700000000.000100x", "9" * 10_000])
+async def test_a_message_with_an_odd_thread_ts_is_ignored(start_dexter, model, thread_ts) -> None:
+    dexter = await start_dexter()
+
+    response = await dexter.send.event(mention("Apple revenue?", thread_ts=thread_ts))
+    await answered_control_question(dexter)
+
+    assert response.status_code == 200
+    assert len(model.requests("understand")) == 1  # the control question's
+    listed = await dexter.remembered.sessions(f"slack:{TEAM_ID}:{CHANNEL}")
+    assert [s.first_question for s in listed] == ["Control question: what is Nvidia's revenue?"]
 
 
 async def test_an_empty_mention_gets_a_usage_hint(start_dexter, model) -> None:

@@ -85,3 +85,39 @@ async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
     history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
     assert len(history) == 1
     await proxy.cut()
+
+
+async def test_a_follow_up_while_the_store_is_down_hears_back_and_the_retry_answers(
+    start_dexter, model, redis_prefix
+) -> None:
+    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
+    await proxy.start()
+    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
+    dexter = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    root = mention("What was Apple's revenue in 2023?")
+    dexter.slack.add_message(CHANNEL, root["text"], ts=root["ts"])
+    await dexter.send.event(root)
+    await wait_until(lambda: answers(dexter.slack, root["ts"]))
+    follow_up = message("And Microsoft's?", thread_ts=root["ts"])
+    dexter.slack.add_message(CHANNEL, follow_up["text"], ts=follow_up["ts"], thread_ts=root["ts"])
+
+    await proxy.cut()
+    try:
+        await dexter.send.event(follow_up)
+        apology = await dexter.slack.wait_for(
+            "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
+        )
+    finally:
+        await proxy.restore()
+    shown = json.dumps(apology.params["blocks"])
+    assert "couldn't open this thread's memory" in shown and ACTION_RETRY in shown
+
+    await dexter.send.click(ACTION_RETRY, follow_up["ts"], thread_ts=root["ts"])
+
+    await wait_until(lambda: len(answers(dexter.slack, root["ts"])) == 2)
+    history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{root['ts']}")
+    assert [t.question for t in history] == [
+        "What was Apple's revenue in 2023?",
+        "And Microsoft's?",
+    ]
+    await proxy.cut()

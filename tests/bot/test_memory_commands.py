@@ -188,6 +188,23 @@ async def test_history_pages_through_a_long_thread(start_dexter, sqlite_url) -> 
     assert "page 3 of 3" in shown(last)
 
 
+async def test_a_stored_session_with_an_odd_id_is_left_out_of_the_list(
+    start_dexter, sqlite_url
+) -> None:
+    dexter = await start_dexter(dexter_store_url=sqlite_url)
+    root = next_ts()
+    async with store_beside(sqlite_url) as store:
+        await store.append(session(root), Turn("Apple revenue?", "AAPL: $383.3B"))
+        await store.append(session("not-a-ts"), Turn("Odd", "stored before ids were checked"))
+
+    await dexter.send.command("/dexter-history")
+    await dexter.send.command("/dexter-clear")
+
+    listing, offer = await responses(dexter, 2)
+    for payload in (listing, offer):
+        assert session(root) in shown(payload) and "not-a-ts" not in shown(payload)
+
+
 async def test_history_and_clear_inside_a_thread(dexter_with_a_thread) -> None:
     dexter, root = dexter_with_a_thread
 
