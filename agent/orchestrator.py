@@ -55,6 +55,9 @@ REFLECT_TOKENS_PER_RESULT = 300
 # 700 turns; loading 2,000 research turns (3 KB answers) takes about 35 ms on every
 # backend, 5,000 about 90 ms (`python -m bench.stores`).
 DEFAULT_HISTORY_LOAD_LIMIT = 2000
+MAX_QUESTION_CHARS = 4000
+"""The longest question front ends take (`DEXTER_MAX_QUERY_CHARS`): a 40,000-character
+Slack message would make a 93 KB model request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,7 @@ class Agent:
         user: str | None = None,
     ) -> AgentResult:
         """Answer `query`; raises `AgentError` or `StoreUnavailable` after an error event."""
-        query = query.strip()
+        query = plain_text(query).strip()
         if not query:
             raise ValueError("the question is empty")
         budget: asyncio.Timeout | None = None
@@ -349,9 +352,9 @@ def stored_turn(
     their turns with this too, so they measure what the agent writes.
     """
     return Turn(
-        question=question,
-        answer=answer,
-        summary=summary,
+        question=plain_text(question),
+        answer=plain_text(answer),
+        summary=plain_text(summary),
         user=user,
         embedding=embedding,
         question_tokens=count_tokens(question),
@@ -359,6 +362,18 @@ def stored_turn(
         summary_tokens=count_tokens(summary),
         sources=sources,
     )
+
+
+def plain_text(text: str) -> str:
+    """`text` without control characters but tab and newline (a NUL, say), which no model
+    needs and PostgreSQL cannot store: one cleaning, before any model call and any store,
+    so every backend keeps and returns the same text."""
+    return text.translate(_CONTROL_CHARACTERS)
+
+
+_CONTROL_CHARACTERS = dict.fromkeys(
+    [c for c in range(32) if chr(c) not in "\t\n"] + [127], None
+)
 
 
 def _timeout_text(agent: Agent) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent import MAX_QUESTION_CHARS
 from stores import DEFAULT_RETENTION_SECONDS
 
 
@@ -17,5 +18,5 @@ class APIConfig:
     open_without_credentials: bool = False
     host: str = "127.0.0.1"
     secure_cookies: bool = False
-    max_query_chars: int = 4000
+    max_query_chars: int = MAX_QUESTION_CHARS
     cookie_max_age: int = int(DEFAULT_RETENTION_SECONDS)

@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import ResearchService
+from agent import MAX_QUESTION_CHARS, ResearchService
 from bot import actions, commands, events, shortcuts
 from bot.answering import AnsweringConfig, ThreadAnswerer
 from bot.listener_services import BotServices
@@ -37,6 +37,7 @@ class SlackConfig:
     follow_up_without_mention: bool = True
     progress_interval: float = 1.2
     shutdown_grace: float = 20.0
+    max_question_chars: int = MAX_QUESTION_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
         answerer=answerer,
         history=ThreadHistory(research, client),
         follow_up_without_mention=config.follow_up_without_mention,
+        max_question_chars=config.max_question_chars,
     )
     app.middleware(services.attach)
     for listeners in (events, commands, actions, shortcuts):

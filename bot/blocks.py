@@ -324,7 +324,7 @@ def cleared_blocks(turns_removed: int) -> list[Block]:
     return [
         _section(
             f"Done: Dexter forgot {_count(turns_removed, 'turn')} of this thread. "
-            "A new question in the thread starts afresh."
+            "To ask again here, mention @Dexter: it starts afresh."
         )
     ]
 

@@ -15,7 +15,8 @@ from bot.thread_history import ThreadHistory
 class BotServices:
     answerer: ThreadAnswerer
     history: ThreadHistory
-    follow_up_without_mention: bool = True
+    follow_up_without_mention: bool
+    max_question_chars: int
 
     async def attach(self, context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:
         """Bolt middleware: a listener gets these by naming a parameter `services`."""

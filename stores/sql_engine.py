@@ -83,7 +83,8 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
             "that lives in this process only"
         )
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_timeout=POOL_WAIT_SECONDS)
+    # hide_parameters: a failed statement's error never carries users' questions into logs
+    engine = create_async_engine(url, pool_timeout=POOL_WAIT_SECONDS, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _tune_sqlite_connection)
     return engine
 
@@ -114,6 +115,7 @@ def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
         max_overflow=POSTGRES_POOL_OVERFLOW,
         pool_timeout=POOL_WAIT_SECONDS,
         connect_args=connect_args,
+        hide_parameters=True,
     )
 
 

@@ -70,6 +70,17 @@ async def handle_question(
             blocks=usage_blocks("@Dexter", None),
         )
         return
+    if len(question.text) > services.max_question_chars:
+        await client.chat_postEphemeral(
+            channel=question.thread.channel,
+            user=question.user,
+            thread_ts=question.thread.thread_ts,
+            text=(
+                f"That question is {len(question.text):,} characters long; I can take up to "
+                f"{services.max_question_chars:,}. Please shorten it and ask again."
+            ),
+        )
+        return
     command = question.command if question.mentioned or question.is_dm else None
     if command is None:
         services.answerer.enqueue(question)

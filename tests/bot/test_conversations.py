@@ -184,6 +184,19 @@ async def test_a_message_with_an_odd_thread_ts_is_ignored(start_dexter, model, t
     assert [s.first_question for s in listed] == ["Control question: what is Nvidia's revenue?"]
 
 
+async def test_a_question_over_the_length_limit_is_declined_politely(start_dexter, model) -> None:
+    dexter = await start_dexter(dexter_max_query_chars=4000)
+    question = mention("What was Apple's revenue? " + "Please be thorough. " * 250)
+
+    await dexter.send.event(question)
+
+    notice = await dexter.slack.wait_for("chat.postEphemeral")
+    assert notice.params["thread_ts"] == question["ts"] and notice.params["user"] == USER
+    assert "up to 4,000" in notice.params["text"] and "shorten" in notice.params["text"]
+    await answered_control_question(dexter)
+    assert len(model.requests("understand")) == 1  # the control question's
+
+
 async def test_an_empty_mention_gets_a_usage_hint(start_dexter, model) -> None:
     dexter = await start_dexter()
 

@@ -105,6 +105,24 @@ async def test_clear_asks_then_erases_the_thread(dexter_with_a_thread) -> None:
     assert await dexter.remembered.sessions(f"slack:{TEAM_ID}:{CHANNEL}") == []
 
 
+async def test_after_clear_a_mention_starts_afresh_and_a_plain_reply_is_left_alone(
+    dexter_with_a_thread, model
+) -> None:
+    dexter, root = dexter_with_a_thread
+    await dexter.send.command("/dexter-clear", link(CHANNEL, root))
+    await dexter.send.click(ACTION_CLEAR_CONFIRM, session(root))
+    _, done = await responses(dexter, 2)
+    assert "mention @Dexter" in shown(done)
+
+    await dexter.send.event(message("And Amazon's?", thread_ts=root))
+    await dexter.send.event(mention("What about Nvidia's revenue?", thread_ts=root))
+    await wait_until(lambda: len(answers(dexter.slack, root)) == 3)
+
+    remembered = await dexter.remembered.load(session(root))
+    assert [t.question for t in remembered] == ["What about Nvidia's revenue?"]
+    assert "Apple" not in model.requests("understand")[-1].text
+
+
 async def test_clear_without_a_link_offers_the_recent_threads(dexter_with_a_thread) -> None:
     dexter, root = dexter_with_a_thread
 
