@@ -43,9 +43,12 @@ async def respond_ephemerally(
         log.exception("%s failed [ref %s]", command, reference)
         blocks = error_blocks("Sorry, that didn't work. Please try again.", reference)
     payload = message_payload(blocks)
-    await respond(
-        text=payload["text"],
-        blocks=payload["blocks"],
-        response_type="ephemeral",
-        replace_original=replace_original,
-    )
+    try:
+        await respond(
+            text=payload["text"],
+            blocks=payload["blocks"],
+            response_type="ephemeral",
+            replace_original=replace_original,
+        )
+    except Exception as exc:  # an expired or unreachable response_url: nobody to tell
+        log.warning("%s: could not reply to its response_url: %s", command, type(exc).__name__)

@@ -43,7 +43,7 @@ class ThreadRef:
     @classmethod
     def checked(cls, team: str, channel: str, thread_ts: str) -> ThreadRef:
         """The thread, if its parts look like Slack's ids and timestamp; else ValueError."""
-        if not (_ID.match(team) and _ID.match(channel) and is_slack_ts(thread_ts)):
+        if not (is_slack_id(team) and is_slack_id(channel) and is_slack_ts(thread_ts)):
             raise ValueError(f"not a Slack thread: {team!r}, {channel!r}, {thread_ts!r}"[:200])
         return cls(team, channel, thread_ts)
 
@@ -53,6 +53,11 @@ class ThreadRef:
         if len(parts) != 4 or parts[0] != SESSION_PREFIX:
             raise ValueError(f"not a Slack session id: {session_id[:200]!r}")
         return cls.checked(*parts[1:])
+
+
+def is_slack_id(text: str) -> bool:
+    """`T0123ABC`, `C0123ABC`, `U0123ABC`: upper-case letters and digits."""
+    return bool(_ID.match(text))
 
 
 def is_slack_ts(text: str) -> bool:
