@@ -371,9 +371,7 @@ def plain_text(text: str) -> str:
     return text.translate(_CONTROL_CHARACTERS)
 
 
-_CONTROL_CHARACTERS = dict.fromkeys(
-    [c for c in range(32) if chr(c) not in "\t\n"] + [127], None
-)
+_CONTROL_CHARACTERS = dict.fromkeys([c for c in range(32) if chr(c) not in "\t\n"] + [127], None)
 
 
 def _timeout_text(agent: Agent) -> str:
