@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,10 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -23,6 +28,20 @@ from bot.answering import AnsweringConfig, ThreadAnswerer
 from bot.listener_services import BotServices
 from bot.status_message import StatusUpdater
 from bot.thread_history import ThreadHistory
+
+
+class _ExpectedTokenNotices(logging.Filter):
+    """Drops Bolt's two warnings that the bot token will be ignored: Dexter hands Bolt an
+    `authorize` on purpose (one `auth.test` at start-up), so they would only alarm."""
+
+    NOTICES = frozenset({warning_token_skipped(), warning_client_prioritized_and_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.NOTICES
+
+
+BOLT_LOGGER = logging.getLogger("slack_bolt.AsyncApp")
+BOLT_LOGGER.addFilter(_ExpectedTokenNotices())
 
 
 class SlackRefused(Exception):

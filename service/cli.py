@@ -15,7 +15,7 @@ import uvicorn
 
 from bot.app import SlackRefused, socket_mode_handler
 from service.chat import chat
-from service.configs import MissingSlackSettings, slack_config
+from service.configs import MissingSettings, slack_config
 from service.logs import configure_logging
 from service.runtime import open_runtime
 from service.web import build_web_app
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_chat(settings, args.session))
         else:
             asyncio.run(serve(settings))
-    except (MissingSlackSettings, SlackRefused, StoreError) as exc:
+    except (MissingSettings, SlackRefused, StoreError) as exc:
         print(exc, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -12,9 +13,11 @@ from api import APIConfig
 from bot.app import SlackConfig
 from settings import Settings
 
+OPENAI_HOSTS = ("api.openai.com",)
 
-class MissingSlackSettings(Exception):
-    """The Slack app cannot start; the message says what to set."""
+
+class MissingSettings(Exception):
+    """Dexter cannot start as configured; the message says what to set."""
 
 
 def secret(value: SecretStr | None) -> str | None:
@@ -22,6 +25,16 @@ def secret(value: SecretStr | None) -> str | None:
 
 
 def research_config(settings: Settings) -> ResearchConfig:
+    """The agent's configuration; without `OPENAI_API_KEY`, OpenAI's own API is refused at
+    start-up rather than answering every question with a 401."""
+    base_url = settings.openai_base_url
+    if settings.openai_api_key is None and (
+        base_url is None or urlsplit(base_url).hostname in OPENAI_HOSTS
+    ):
+        raise MissingSettings(
+            "Dexter cannot reach its language model. Set OPENAI_API_KEY, or OPENAI_BASE_URL to "
+            "a local OpenAI-compatible server (README.md § Configuration)."
+        )
     messages = settings.dexter_max_context_messages
     return ResearchConfig(
         model=ModelConfig(
@@ -83,12 +96,14 @@ def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
     missing = []
     if settings.slack_bot_token is None:
         missing.append("SLACK_BOT_TOKEN (the Bot User OAuth Token, xoxb-…)")
-    if socket_mode and settings.slack_app_token is None:
-        missing.append("SLACK_APP_TOKEN (an app-level token with connections:write, xapp-…)")
     if not socket_mode and settings.slack_signing_secret is None:
-        missing.append("SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
+        missing.append(
+            "SLACK_APP_TOKEN for Socket Mode, as manifest.yml sets the app up (an app-level "
+            "token with connections:write, xapp-…), or SLACK_SIGNING_SECRET to receive events "
+            "over HTTP (Basic Information → Signing Secret)"
+        )
     if missing or settings.slack_bot_token is None:
-        raise MissingSlackSettings(
+        raise MissingSettings(
             "Dexter cannot connect to Slack. Set "
             + " and ".join(missing)
             + " in the environment or .env; README.md § Slack set-up shows where to find them."

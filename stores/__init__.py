@@ -44,9 +44,17 @@ __all__ = [
     "open_store",
     "redact_url",
     "scope_of",
+    "with_driver",
 ]
 
 SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "sqlite+aiosqlite", "postgresql+asyncpg")
+SQL_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+# What hosting providers and habit hand out, read as the drivers Dexter uses.
+SCHEME_ALIASES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
 
 
 async def open_store(
@@ -72,6 +80,7 @@ async def open_store(
     only checks that its schema is current (operators run `python -m stores.migrate URL`).
     Servers are pinged, so a server that is down raises `StoreUnavailable` here already.
     """
+    url = with_driver(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
         from stores.memory import MemorySessionStore
@@ -87,17 +96,29 @@ async def open_store(
         )
         await _ready_or_closed(redis_store, redis_store.ping())
         return redis_store
-    if scheme in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+    if scheme in SQL_SCHEMES:
         from stores.sql import SQLSessionStore
 
         sql_store = SQLSessionStore(url, retention_seconds=retention_seconds, lock_ttl=lock_ttl)
         should_migrate = scheme == "sqlite+aiosqlite" if migrate is None else migrate
         await _ready_or_closed(sql_store, sql_store.prepare(migrate=should_migrate))
         return sql_store
-    raise UnsupportedStoreURL(
+    raise unsupported(url)
+
+
+def unsupported(url: str) -> UnsupportedStoreURL:
+    return UnsupportedStoreURL(
         f"no session store serves {redact_url(url)!r}; supported schemes: "
-        + ", ".join(f"{name}://" for name in SUPPORTED_SCHEMES)
+        + ", ".join(f"{name}://" for name in (*SUPPORTED_SCHEMES, *SCHEME_ALIASES))
     )
+
+
+def with_driver(url: str) -> str:
+    """`postgres://…` and `postgresql://…` as `postgresql+asyncpg://…`, `sqlite:///…` as
+    `sqlite+aiosqlite:///…`; any other URL as it is."""
+    scheme, separator, rest = url.partition("://")
+    driver = SCHEME_ALIASES.get(scheme.lower()) if separator else None
+    return f"{driver}://{rest}" if driver else url
 
 
 async def _ready_or_closed(store: SessionStore, check: Awaitable[None]) -> None:

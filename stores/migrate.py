@@ -2,7 +2,10 @@
 
 `open_store` calls `upgrade` for SQLite (and for PostgreSQL when asked); operators run
 
-    python -m stores.migrate postgresql+asyncpg://user:password@host/db
+    python app.py migrate postgresql://user:password@host/db
+
+(`python -m stores.migrate URL` is the same); a URL that is not a SQL store, or a server
+that cannot be reached, gets one line saying so and exit status 2.
 
 or, for anything beyond upgrading to the latest revision, Alembic itself:
 
@@ -14,17 +17,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stores.base import redact_url
-from stores.sql_engine import create_store_engine, take_migration_lock
+from stores.base import StoreError, describe_failure, redact_url
+from stores.sql_engine import create_store_engine, take_migration_lock, unavailable_on_error
 
 ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
 
@@ -65,23 +71,41 @@ def _revision_of(connection: Connection) -> str | None:
 async def _migrate(url: str) -> str | None:
     engine = create_store_engine(url)
     try:
-        await upgrade(engine)
-        return await current_revision(engine)
+        with unavailable_on_error(url):
+            await upgrade(engine)
+            return await current_revision(engine)
     finally:
         await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
+    from stores import SQL_SCHEMES, SUPPORTED_SCHEMES, unsupported, with_driver
+
     parser = argparse.ArgumentParser(
-        prog="python -m stores.migrate",
+        prog="python app.py migrate",
         description="Upgrade a SQL session store's schema to the latest revision.",
     )
-    parser.add_argument("url", help="sqlite+aiosqlite:///path or postgresql+asyncpg://…")
-    args = parser.parse_args(argv)
+    parser.add_argument("url", help="sqlite:///path or postgresql://user:password@host/db")
+    url = with_driver(parser.parse_args(argv).url)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in SQL_SCHEMES:
+        if scheme in SUPPORTED_SCHEMES:
+            return _fail(f"{redact_url(url)} has no schema to migrate; only SQL stores have one")
+        return _fail(str(unsupported(url)))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    revision = asyncio.run(_migrate(args.url))
-    print(f"{redact_url(args.url)} is at revision {revision}")
+    try:
+        revision = asyncio.run(_migrate(url))
+    except StoreError as exc:
+        return _fail(str(exc))
+    except DBAPIError as exc:
+        return _fail(f"migrating {redact_url(url)} failed: {describe_failure(exc, url)}")
+    print(f"{redact_url(url)} is at revision {revision}")
     return 0
+
+
+def _fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

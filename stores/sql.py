@@ -136,7 +136,7 @@ class SQLSessionStore:
         if current != head:
             raise StoreError(
                 f"the schema of {self.url} is at revision {current}, this code needs {head}: "
-                "run `python -m stores.migrate <url>` or open the store with migrate=True"
+                "run `python app.py migrate URL` or open the store with migrate=True"
             )
 
     async def load(self, session_id: str, limit: int | None = None) -> MessageHistory:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.commands import CLEAR_COMMAND, HISTORY_COMMAND
@@ -50,6 +51,47 @@ def test_socket_mode_needs_the_app_token_too(tmp_path: Path) -> None:
 
     assert result.returncode == 2 and "SLACK_BOT_TOKEN" in result.stderr
     assert "SLACK_SIGNING_SECRET" not in result.stderr
+
+
+def test_http_mode_names_both_ways_to_receive_events(tmp_path: Path) -> None:
+    result = run_app(env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_model_key_against_openai_itself_stops_the_start(tmp_path: Path) -> None:
+    slack = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+
+    result = run_app(env={**slack, "DEXTER_EMBEDDINGS": "lexical"}, cwd=tmp_path)
+
+    assert result.returncode == 2 and "OPENAI_API_KEY" in result.stderr
+    assert "OPENAI_BASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("memory://", "no schema to migrate"),
+        ("redis://127.0.0.1:6379/0", "no schema to migrate"),
+        ("nosuch://x", "supported schemes"),
+        ("postgres://postgres@127.0.0.1:1/test", "unavailable"),
+        ("postgresql://postgres:hunter22@127.0.0.1:1/test", "unavailable"),
+    ],
+)
+def test_migrate_says_in_one_line_why_it_cannot(tmp_path: Path, url: str, said: str) -> None:
+    result = run_app("migrate", url, env={}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "hunter22" not in result.stderr
+
+
+def test_migrate_upgrades_a_sqlite_file(tmp_path: Path) -> None:
+    result = run_app("migrate", f"sqlite:///{tmp_path / 'x.db'}", env={}, cwd=tmp_path)
+
+    assert result.returncode == 0 and "is at revision" in result.stdout
 
 
 def test_a_malformed_setting_names_the_variable(tmp_path: Path) -> None:

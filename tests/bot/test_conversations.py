@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -259,6 +260,17 @@ async def test_bad_signature_stale_timestamp_and_malformed_json_are_refused(
     assert malformed.status_code == 400
     await answered_control_question(dexter)
     assert len(dexter.slack.calls("chat.postMessage")) == 1  # the control only
+
+
+async def test_starting_logs_no_warning_about_the_bot_token(
+    start_dexter, caplog, monkeypatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-as-deployments-set-it")
+    caplog.set_level(logging.WARNING)
+
+    await start_dexter()
+
+    assert [r.getMessage() for r in caplog.records if "will be ignored" in r.getMessage()] == []
 
 
 async def test_url_verification_is_answered(start_dexter) -> None:
