@@ -41,6 +41,7 @@ from stores.base import (
 )
 from stores.codec import CorruptTurn, decode_turn, encode_turn
 from stores.keyed_locks import KeyedLocks
+from stores.late_release import LateReleases
 from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn, scope_of
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class RedisSessionStore:
         self._append_script = self._redis.register_script(APPEND_SCRIPT)
         self._clear_script = self._redis.register_script(CLEAR_SCRIPT)
         self._local_locks = KeyedLocks()
+        self._late_releases = LateReleases()
 
     async def load(self, session_id: str, limit: int | None = None) -> MessageHistory:
         """The latest turns in one round trip: LLEN and LRANGE in one MULTI, so the length
@@ -258,6 +260,7 @@ class RedisSessionStore:
             await self._redis.ping()
 
     async def close(self) -> None:
+        await self._late_releases.close()
         await self._redis.aclose()
 
     def _session_keys(self, session_id: str) -> list[str]:
@@ -284,18 +287,31 @@ class RedisSessionStore:
                 )
 
     async def _release(self, redis_lock: Lock, session_id: str) -> None:
-        """Release the lock; if that fails it expires by itself within `lock_ttl`."""
+        """Release the lock; if the server cannot be reached, try again once it is back
+        (the lock expires by itself within `lock_ttl` in any case)."""
+        if await self._try_release(redis_lock, session_id):
+            return
+        log.warning(
+            "could not release the lock of session %s; trying again until it expires in %.0f s",
+            session_id,
+            self._lock_ttl,
+        )
+        self._late_releases.retry(
+            lambda: self._try_release(redis_lock, session_id),
+            within=self._lock_ttl,
+            what=f"the lock of session {session_id}",
+        )
+
+    async def _try_release(self, redis_lock: Lock, session_id: str) -> bool:
+        """True once the lock is released or no longer ours, False if the server is away."""
         try:
             await redis_lock.release()
         except LockNotOwnedError:
             log.warning("lock of session %s had expired before its holder released it", session_id)
         except _SERVER_ERRORS as exc:
-            log.warning(
-                "could not release lock of session %s (%s); it expires within %.0f s",
-                session_id,
-                describe_failure(exc, self._url),
-                self._lock_ttl,
-            )
+            log.debug("releasing session %s: %s", session_id, describe_failure(exc, self._url))
+            return False
+        return True
 
     @contextmanager
     def _unavailable_on_error(self) -> Iterator[None]:

@@ -42,8 +42,11 @@ lose the last commits, which is the usual trade for a chat history."""
 POSTGRES_CONNECT_TIMEOUT = 10.0
 POSTGRES_COMMAND_TIMEOUT = 30.0
 """Seconds before a statement counts as failed, so a hung server is reported, not waited on."""
-POSTGRES_POOL_SIZE = 10
-POSTGRES_POOL_OVERFLOW = 10
+POSTGRES_POOL_SIZE = 5
+POSTGRES_POOL_OVERFLOW = 5
+"""Per engine, and a store has two (writes, reads): at most 20 connections a process, so
+several instances fit PostgreSQL's default of 100. Statements are short; a lock is a lease
+row, not a held connection, so 150 answers at once need no more."""
 POOL_WAIT_SECONDS = 10.0
 
 SEARCH_PATH_PARAMETER = "search_path"

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stores.base import describe_failure
+from stores.late_release import LateReleases
 from stores.sql_engine import unavailable_on_error
 from stores.sql_schema import SessionLock
 
@@ -96,6 +97,7 @@ class SessionLeases:
         self._url = url
         self._lock_ttl = lock_ttl
         self._statements: set[asyncio.Task[Any]] = set()
+        self._late_releases = LateReleases()
 
     @asynccontextmanager
     async def hold(self, session_id: str) -> AsyncIterator[None]:
@@ -114,7 +116,9 @@ class SessionLeases:
                 await asyncio.shield(self._uninterrupted(self._end(lease, held=True)))
 
     async def close(self) -> None:
-        """Let lease statements that outlived their cancelled callers finish."""
+        """Let lease statements that outlived their cancelled callers finish; stop waiting
+        to release leases on a server that is gone (they expire)."""
+        await self._late_releases.close()
         if self._statements:
             await asyncio.wait(set(self._statements))
 
@@ -192,22 +196,37 @@ class SessionLeases:
             return None
 
     async def _end(self, lease: _Lease, *, held: bool) -> None:
-        """Delete the lease if it is still ours; never raises (what we cannot delete expires
-        within `lock_ttl`). `held`: we knew it was ours, so finding it gone is worth a word."""
+        """Delete the lease if it is still ours; never raises. What cannot be deleted now is
+        tried again once the server is back (or expires within `lock_ttl`). `held`: we knew
+        it was ours, so finding it gone is worth a word."""
+        if await self._delete(lease, held=held):
+            return
+        log.warning(
+            "could not release the lock of session %s; trying again until it expires in %.0f s",
+            lease.session_id,
+            self._lock_ttl,
+        )
+        self._late_releases.retry(
+            lambda: self._delete(lease, held=held),
+            within=self._lock_ttl,
+            what=f"the lock of session {lease.session_id}",
+        )
+
+    async def _delete(self, lease: _Lease, *, held: bool) -> bool:
+        """True once the lease is gone (deleted now, or no longer ours), False if the server
+        could not be asked."""
         try:
             async with asyncio.timeout(LOCK_RELEASE_SECONDS), self._engine.begin() as conn:
                 ended = (await conn.execute(_END_LEASE, lease.parameters)).rowcount
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning(
-                "could not release the lock of session %s (%s); it expires within %.0f s",
-                lease.session_id,
-                describe_failure(exc, self._url),
-                self._lock_ttl,
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.debug(
+                "releasing session %s: %s", lease.session_id, describe_failure(exc, self._url)
             )
-            return
+            return False
         if held and not ended:
             log.warning(
                 "lock of session %s had expired and been taken or purged before its holder "
                 "released it",
                 lease.session_id,
             )
+        return True

@@ -121,3 +121,36 @@ async def test_a_follow_up_while_the_store_is_down_hears_back_and_the_retry_answ
         "And Microsoft's?",
     ]
     await proxy.cut()
+
+
+async def test_an_answer_cut_off_by_an_outage_does_not_hold_up_the_next_one(
+    start_dexter, model, redis_prefix
+) -> None:
+    """The failed answer's lock is released once Redis is back, not left to expire: with a
+    ten-minute lock TTL, the next answer in the thread would otherwise wait that long."""
+    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
+    await proxy.start()
+    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
+    dexter = await start_dexter(
+        dexter_store_url=url, dexter_redis_prefix=redis_prefix, dexter_lock_ttl=600
+    )
+    root = mention("What was Apple's revenue in 2023?")
+    dexter.slack.add_message(CHANNEL, root["text"], ts=root["ts"])
+    model.latency = 0.3
+
+    await dexter.send.event(root)
+    await wait_until(lambda: model.requests("understand"))  # the thread's lock is held
+    await proxy.cut()
+    try:
+        await dexter.slack.wait_for(
+            "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
+        )
+    finally:
+        await proxy.restore()
+    model.latency = 0.0
+    await dexter.send.event(mention("And Microsoft's?", thread_ts=root["ts"]))
+
+    await wait_until(lambda: answers(dexter.slack, root["ts"]), within=60)
+    history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{root['ts']}")
+    assert [t.question for t in history] == ["And Microsoft's?"]
+    await proxy.cut()

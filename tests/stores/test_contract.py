@@ -158,10 +158,9 @@ async def test_a_claimed_event_is_free_again_after_its_ttl(
     event_id = f"Ev{session_id}"
 
     assert await store.claim_event(event_id, 0.3)
-    assert not await store.claim_event(event_id, 0.3)
-    await asyncio.sleep(0.4)
-    assert await store.claim_event(event_id, 0.3)
-    assert not await store.claim_event(event_id, 0.3)
+    await asyncio.sleep(0.4)  # past the TTL, however busy the machine: free for sure
+    assert await store.claim_event(event_id, 30)
+    assert not await store.claim_event(event_id, 30)  # within a TTL no busy machine outlasts
 
 
 async def test_clear_removes_every_trace_of_the_session_and_nothing_else(
