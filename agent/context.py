@@ -41,6 +41,7 @@ from typing import Literal, cast
 
 import numpy as np
 
+from agent.prompts import defused, fenced
 from agent.summary import content_terms, extractive_summary, key_entities, mentioned_names
 from agent.tokens import count_tokens, truncate_to_tokens
 from stores.models import Turn
@@ -67,6 +68,8 @@ VAGUE_FOLLOW_UP_TURNS = 4
 # counts 3–4); counting them keeps "never over budget" true of what is actually sent.
 MESSAGE_OVERHEAD_TOKENS = 4
 NOTES_HEADER = "Notes on earlier turns of this thread that may matter now, oldest first:"
+NOTES_OPENING = f"<earlier_turns>\n{NOTES_HEADER}\n"
+NOTES_CLOSING = "</earlier_turns>"
 TRUNCATION_MARK = " …"
 
 # BM25's usual constants: term-frequency saturation and length normalisation.
@@ -336,21 +339,23 @@ def _messages(entries: Sequence[ContextEntry]) -> list[dict[str, str]]:
     messages = [{"role": "assistant", "content": _notes_text(notes)}] if notes else []
     for entry in entries:
         if entry.mode == "full":
-            messages.append({"role": "user", "content": entry.question})
+            messages.append({"role": "user", "content": fenced("question", entry.question)})
             messages.append({"role": "assistant", "content": entry.text})
     return messages
 
 
 def _notes_text(entries: Sequence[ContextEntry]) -> str:
-    """The notes block: the header, then one line per turn, each ending in a line break.
+    """The notes block, fenced: the header, then one line per turn, each ending in a line
+    break, then the closing tag.
 
-    cl100k's pre-tokeniser never joins a line break to the "-" opening the next line, so
-    the block costs exactly its header plus each line's own count (`_note_tokens`).
+    cl100k's pre-tokeniser never joins a line break to the "-" opening the next line, or
+    to the "<" of the closing tag, so the block costs exactly its frame plus each line's
+    own count (`_note_tokens`).
     """
     lines = "".join(
         _note_line(e.question, e.text) + "\n" for e in sorted(entries, key=lambda e: e.position)
     )
-    return f"{NOTES_HEADER}\n{lines}"
+    return f"{NOTES_OPENING}{lines}{NOTES_CLOSING}"
 
 
 def _notes_tokens(entries: Sequence[ContextEntry]) -> int:
@@ -360,7 +365,7 @@ def _notes_tokens(entries: Sequence[ContextEntry]) -> int:
 @cache
 def _notes_frame_tokens() -> int:
     """The block's fixed cost: its message framing and header line."""
-    return MESSAGE_OVERHEAD_TOKENS + count_tokens(NOTES_HEADER + "\n")
+    return MESSAGE_OVERHEAD_TOKENS + count_tokens(NOTES_OPENING) + count_tokens(NOTES_CLOSING)
 
 
 def _note_line(question: str, summary: str) -> str:
@@ -369,7 +374,7 @@ def _note_line(question: str, summary: str) -> str:
     Summaries are written to stand alone (company, metric, figure, period), and leaving
     the question out of the notes measured 4 points more saving at the same recall.
     """
-    return f"- {summary or question}"
+    return f"- {defused(summary or question)}"
 
 
 @lru_cache(maxsize=65_536)
@@ -486,7 +491,7 @@ def document_terms(question: str, summary: str) -> tuple[Counter[str], frozenset
 def _full_entry(turn: Turn, position: int, answer_cap: int) -> ContextEntry:
     """`turn` with its answer, cut to `answer_cap` tokens if longer."""
     answer, answer_tokens = _within(turn.answer, _answer_tokens(turn), answer_cap)
-    tokens = _question_tokens(turn) + answer_tokens + 2 * MESSAGE_OVERHEAD_TOKENS
+    tokens = _fenced_tokens(turn.question) + answer_tokens + 2 * MESSAGE_OVERHEAD_TOKENS
     return ContextEntry(turn.seq, position, "full", turn.question, answer, tokens, None)
 
 
@@ -496,7 +501,8 @@ def _fitted_entry(turn: Turn, position: int, budget: int) -> ContextEntry | None
     Its answer is cut, and its question too if it would take over half the room.
     """
     room = budget - 2 * MESSAGE_OVERHEAD_TOKENS
-    question, question_tokens = _within(turn.question, _question_tokens(turn), room // 2)
+    question, _ = _within(turn.question, _question_tokens(turn), room // 2)
+    question_tokens = _fenced_tokens(question)
     answer_room = room - question_tokens
     if answer_room <= 0 or (turn.question and not question):
         return None
@@ -517,6 +523,11 @@ def _within(text: str, tokens: int, max_tokens: int) -> tuple[str, int]:
             return cut, cut_tokens
         keep -= cut_tokens - max_tokens  # the mark merged differently at the cut; retry
     return "", 0
+
+
+def _fenced_tokens(question: str) -> int:
+    """What a recent turn's question costs as sent, inside its fence."""
+    return count_tokens(fenced("question", question))
 
 
 def _question_tokens(turn: Turn) -> int:

@@ -46,6 +46,7 @@ TICKERS = set(COMPANIES.values())
 METRICS = ("revenue", "margin", "net income", "eps", "cash flow", "debt", "price", "news")
 STEP = re.compile(r"Dexter · (\w+) step")
 WORD = re.compile(r"[a-z0-9]+")
+FENCE_LINE = re.compile(r"^</?(?:question|data|answer)>\n?", re.MULTILINE)
 
 
 @dataclass
@@ -119,6 +120,8 @@ class Autopilot:
             (str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"),
             "",
         )
+        # read what Dexter fences (<question>…</question>) as a model would: the text inside
+        last_user = FENCE_LINE.sub("", last_user).strip()
         handler = getattr(self, f"_{step}", None)
         if handler is None:
             return Reply(content="OK")

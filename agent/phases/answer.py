@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from agent.llm import LLMClient, Message, Usage
-from agent.prompts import ANSWER_SYSTEM, ANSWER_USER, Understanding
+from agent.prompts import ANSWER_SYSTEM, ANSWER_USER, Understanding, fenced
 
 
 async def answer(
@@ -23,9 +23,9 @@ async def answer(
         {
             "role": "user",
             "content": ANSWER_USER.format(
-                question=query,
-                resolved=understanding.resolved_query,
-                data=gathered or "(no data could be gathered)",
+                question=fenced("question", query),
+                resolved=fenced("question", understanding.resolved_query),
+                data=fenced("data", gathered or "(no data could be gathered)"),
             ),
         },
     ]

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from agent.llm import LLMClient, Message, Usage
 from agent.phases.plan import waves
 from agent.progress import ProgressCallback, ToolFinished, ToolStarted, emit
-from agent.prompts import EXECUTE_RETRY, EXECUTE_SYSTEM, Task, Understanding
+from agent.prompts import EXECUTE_RETRY, EXECUTE_SYSTEM, Task, Understanding, fenced
 from agent.tokens import truncate_to_tokens
 from agent.tools import ToolError, ToolRegistry, ToolResult
 from stores.models import Source
@@ -112,9 +112,9 @@ async def _run_wave(
     on_progress: ProgressCallback | None,
 ) -> tuple[Usage, int]:
     listed = "\n".join(f"{n}. {task.description}" for n, task in enumerate(wave, start=1))
-    request = f"Question: {understanding.resolved_query}\n\nTasks:\n{listed}"
+    request = f"Question:\n{fenced('question', understanding.resolved_query)}\n\nTasks:\n{listed}"
     if any(task.depends_on for task in wave) and gathered.results:
-        request += f"\n\nResults gathered so far:\n{gathered.text()}"
+        request += f"\n\nResults gathered so far:\n{fenced('data', gathered.text())}"
     messages: list[Message] = [
         {"role": "system", "content": EXECUTE_SYSTEM},
         {"role": "user", "content": request},

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import PLAN_AGAIN, PLAN_SYSTEM, Plan, Task, Understanding
+from agent.prompts import PLAN_AGAIN, PLAN_SYSTEM, Plan, Task, Understanding, fenced
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def waves(tasks: Sequence[Task]) -> list[list[Task]]:
 
 
 def _describe(understanding: Understanding) -> str:
-    lines = [f"Question: {understanding.resolved_query}"]
+    lines = ["Question:", fenced("question", understanding.resolved_query)]
     for label, values in (
         ("Tickers", understanding.tickers),
         ("Companies", understanding.companies),

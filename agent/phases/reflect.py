@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import REFLECT_SYSTEM, Reflection, Understanding
+from agent.prompts import REFLECT_SYSTEM, Reflection, Understanding, fenced
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,8 @@ async def reflect(
         {"role": "system", "content": REFLECT_SYSTEM},
         {
             "role": "user",
-            "content": f"Question: {understanding.resolved_query}\n\nData gathered:\n{gathered}",
+            "content": f"Question:\n{fenced('question', understanding.resolved_query)}\n\n"
+            f"Data gathered:\n{fenced('data', gathered)}",
         },
     ]
     try:

@@ -6,7 +6,7 @@ import logging
 
 from agent.errors import ModelError
 from agent.llm import LLMClient, Message, Usage
-from agent.prompts import SUMMARY_SYSTEM, TurnSummary
+from agent.prompts import SUMMARY_SYSTEM, TurnSummary, fenced
 from agent.summary import extractive_summary
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,11 @@ async def summarise(llm: LLMClient | None, question: str, answer: str) -> tuple[
     if llm is not None:
         messages: list[Message] = [
             {"role": "system", "content": SUMMARY_SYSTEM},
-            {"role": "user", "content": f"Question: {question}\n\nAnswer:\n{answer}"},
+            {
+                "role": "user",
+                "content": f"Question:\n{fenced('question', question)}\n\n"
+                f"Answer:\n{fenced('answer', answer)}",
+            },
         ]
         try:
             result, usage = await llm.structured(messages, TurnSummary, cheap=True)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import UNDERSTAND_SYSTEM, Understanding
+from agent.prompts import UNDERSTAND_SYSTEM, Understanding, fenced
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ async def understand(
     messages: list[Message] = [
         {"role": "system", "content": UNDERSTAND_SYSTEM},
         *history,
-        {"role": "user", "content": query},
+        {"role": "user", "content": fenced("question", query)},
     ]
     try:
         return await llm.structured(messages, Understanding, cheap=True)
