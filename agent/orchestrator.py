@@ -55,6 +55,8 @@ REFLECT_TOKENS_PER_RESULT = 300
 # 700 turns; loading 2,000 research turns (3 KB answers) takes about 35 ms on every
 # backend, 5,000 about 90 ms (`python -m bench.stores`).
 DEFAULT_HISTORY_LOAD_LIMIT = 2000
+LOCK_WAIT_NOTICE_SECONDS = 1.0
+"""A wait for the thread's lock longer than this is shown as the `waiting` phase."""
 MAX_QUESTION_CHARS = 4000
 """The longest question front ends take (`DEXTER_MAX_QUERY_CHARS`): a 40,000-character
 Slack message would make a 93 KB model request."""
@@ -154,7 +156,7 @@ class Agent:
         try:
             # The budget starts once the thread's earlier question is answered: waiting
             # for the lock is queueing, not research.
-            async with self._session(store, session_id) as history:
+            async with self._session(store, session_id, on_progress) as history:
                 started = time.perf_counter()
                 async with asyncio.timeout(self.config.run_timeout) as budget:
                     result = await self._research(query, history, on_progress, user, started)
@@ -187,14 +189,24 @@ class Agent:
 
     @asynccontextmanager
     async def _session(
-        self, store: SessionStore | None, session_id: str | None
+        self,
+        store: SessionStore | None,
+        session_id: str | None,
+        on_progress: ProgressCallback | None,
     ) -> AsyncIterator[MessageHistory]:
-        """The session's history, with its lock held until the turn is stored."""
+        """The session's history, with its lock held until the turn is stored. A lock that
+        is not free at once (an earlier answer holds it, in this process or another) is
+        reported as the `waiting` phase, so the person sees why nothing moves."""
         if store is None or session_id is None:
             yield MessageHistory(session_id or "")
             return
-        async with store.lock(session_id):
-            yield await store.load(session_id, limit=self.config.history_load_limit)
+        notice = asyncio.create_task(_report_waiting(on_progress))
+        try:
+            async with store.lock(session_id):
+                notice.cancel()
+                yield await store.load(session_id, limit=self.config.history_load_limit)
+        finally:
+            notice.cancel()
 
     async def _research(
         self,
@@ -372,6 +384,11 @@ def plain_text(text: str) -> str:
 
 
 _CONTROL_CHARACTERS = dict.fromkeys([c for c in range(32) if chr(c) not in "\t\n"] + [127], None)
+
+
+async def _report_waiting(on_progress: ProgressCallback | None) -> None:
+    await asyncio.sleep(LOCK_WAIT_NOTICE_SECONDS)
+    await emit(on_progress, PhaseStarted(phase="waiting"))
 
 
 def _timeout_text(agent: Agent) -> str:

@@ -18,7 +18,8 @@ from agent.prompts import Task
 
 log = logging.getLogger(__name__)
 
-Phase = Literal["understanding", "planning", "executing", "reflecting", "answering"]
+Phase = Literal["waiting", "understanding", "planning", "executing", "reflecting", "answering"]
+"""`waiting`: the thread's lock is taken, by an earlier answer (here or in another process)."""
 
 
 class PhaseStarted(BaseModel):

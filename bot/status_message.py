@@ -37,6 +37,7 @@ STATUS_TEXT_LIMIT = 2900
 PARTIAL_ANSWER_LIMIT = 2400
 SHOWN_TOOLS = 8
 PHASE_LINES = {
+    "waiting": "Waiting for the earlier answer in this thread to finish",
     "understanding": "Reading the question",
     "planning": "Planning the research",
     "executing": "Gathering market data",
@@ -44,6 +45,7 @@ PHASE_LINES = {
     "answering": "Writing the answer",
 }
 STATUS_BAR = {
+    "waiting": "is waiting for the earlier answer…",
     "understanding": "is reading the question…",
     "planning": "is planning the research…",
     "executing": "is gathering market data…",

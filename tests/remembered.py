@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from agent import ResearchService
 from stores import MessageHistory, SessionInfo, SessionStore, open_store
@@ -25,10 +26,10 @@ class Remembered:
 
 
 @asynccontextmanager
-async def store_beside(url: str) -> AsyncIterator[SessionStore]:
+async def store_beside(url: str, **options: Any) -> AsyncIterator[SessionStore]:
     """A second client of a running Dexter's store (a SQLite file or a server), as another
-    process would open it: how a test writes the turns it starts from."""
-    store = await open_store(url)
+    process would open it: how a test writes the turns it starts from, or holds a lock."""
+    store = await open_store(url, **options)
     try:
         yield store
     finally:

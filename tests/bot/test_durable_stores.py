@@ -14,6 +14,7 @@ from standins.slack_api import TEAM_ID
 from standins.slack_events import CHANNEL, mention, message
 from tests.bot.observe import answers, wait_until
 from tests.external_servers import REDIS_HOST, REDIS_PORT, need_service, redis_url
+from tests.remembered import store_beside
 from tests.stores.tcp_proxy import TCPProxy
 
 
@@ -153,4 +154,66 @@ async def test_an_answer_cut_off_by_an_outage_does_not_hold_up_the_next_one(
     await wait_until(lambda: answers(dexter.slack, root["ts"]), within=60)
     history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{root['ts']}")
     assert [t.question for t in history] == ["And Microsoft's?"]
+    await proxy.cut()
+
+
+async def test_a_question_waiting_for_the_threads_lock_says_so_then_is_answered(
+    start_dexter, model, redis_prefix
+) -> None:
+    """Another process answering in the thread holds its lock: the status tells why."""
+    dexter = await start_dexter(dexter_store_url=redis_url(), dexter_redis_prefix=redis_prefix)
+    question = mention("What was Apple's revenue in 2023?")
+    session = f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}"
+
+    async with (
+        store_beside(redis_url(), redis_prefix=redis_prefix) as other_instance,
+        other_instance.lock(session),
+    ):
+        await dexter.send.event(question)
+        await dexter.slack.wait_for(
+            "chat.update", lambda c: "Waiting for the earlier answer" in c.params["text"]
+        )
+        assert not answers(dexter.slack, question["ts"])
+
+    await wait_until(lambda: answers(dexter.slack, question["ts"]))
+
+
+async def test_with_the_store_down_a_retry_on_another_instance_is_told_too_never_stored_twice(
+    start_dexter, model, redis_prefix
+) -> None:
+    """The rule while the store is down: deduplicate on each instance's own memory, so a
+    retry that lands on a second instance hears back too (an apology with Try again)
+    rather than nothing; no turn can be stored twice, as nothing is stored until the
+    store is back, and the retry then answers once."""
+    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
+    await proxy.start()
+    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
+    first = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    second = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    question = mention("What was Apple's revenue in 2023?")
+    first.slack.add_message(CHANNEL, question["text"], ts=question["ts"])
+
+    def apologies() -> list:
+        return [
+            c
+            for c in first.slack.calls("chat.update")
+            if "Reference" in json.dumps(c.params.get("blocks") or [])
+        ]
+
+    await proxy.cut()
+    try:
+        await first.send.event(question)
+        await second.send.event(question, retry_num=1)  # Slack's retry, on the other instance
+        await wait_until(lambda: len(apologies()) == 2, within=30)
+    finally:
+        await proxy.restore()
+    assert {c.params["ts"] for c in apologies()} == {
+        c.response["ts"] for c in first.slack.calls("chat.postMessage")
+    }  # each instance replaced its own status message
+
+    await first.send.click(ACTION_RETRY, question["ts"], thread_ts=question["ts"])
+
+    await wait_until(lambda: answers(first.slack, question["ts"]))
+    history = await first.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
+    assert len(history) == 1
     await proxy.cut()
