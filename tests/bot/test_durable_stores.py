@@ -30,6 +30,21 @@ async def redis_prefix() -> AsyncIterator[str]:
     await client.aclose()
 
 
+@pytest.fixture
+async def proxied_redis(redis_prefix: str) -> AsyncIterator[tuple[TCPProxy, dict[str, str]]]:
+    """Redis behind a proxy the test can cut and restore, and the settings that reach it."""
+    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
+    await proxy.start()
+    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
+    yield proxy, {"dexter_store_url": url, "dexter_redis_prefix": redis_prefix}
+    await proxy.cut()
+
+
+def is_apology(call) -> bool:
+    """A status message replaced by an apology: it carries a reference id."""
+    return "Reference" in json.dumps(call.params.get("blocks") or [])
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def durable_store(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:
     """Settings for a store that outlives the process: an SQLite file, or Redis."""
@@ -59,21 +74,17 @@ async def test_a_thread_is_remembered_listed_and_erased(start_dexter, model, dur
 
 
 async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
-    start_dexter, model, redis_prefix
+    start_dexter, model, proxied_redis
 ) -> None:
-    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
-    await proxy.start()
-    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
-    dexter = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    proxy, store = proxied_redis
+    dexter = await start_dexter(**store)
     question = mention("What was Apple's revenue in 2023?")
     dexter.slack.add_message(CHANNEL, question["text"], ts=question["ts"])
 
     await proxy.cut()
     try:
         await dexter.send.event(question)
-        apology = await dexter.slack.wait_for(
-            "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
-        )
+        apology = await dexter.slack.wait_for("chat.update", is_apology)
     finally:
         await proxy.restore()
     shown = json.dumps(apology.params["blocks"])
@@ -85,16 +96,13 @@ async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
     await wait_until(lambda: answers(dexter.slack, question["ts"]))
     history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
     assert len(history) == 1
-    await proxy.cut()
 
 
 async def test_a_follow_up_while_the_store_is_down_hears_back_and_the_retry_answers(
-    start_dexter, model, redis_prefix
+    start_dexter, model, proxied_redis
 ) -> None:
-    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
-    await proxy.start()
-    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
-    dexter = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    proxy, store = proxied_redis
+    dexter = await start_dexter(**store)
     root = mention("What was Apple's revenue in 2023?")
     dexter.slack.add_message(CHANNEL, root["text"], ts=root["ts"])
     await dexter.send.event(root)
@@ -105,9 +113,7 @@ async def test_a_follow_up_while_the_store_is_down_hears_back_and_the_retry_answ
     await proxy.cut()
     try:
         await dexter.send.event(follow_up)
-        apology = await dexter.slack.wait_for(
-            "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
-        )
+        apology = await dexter.slack.wait_for("chat.update", is_apology)
     finally:
         await proxy.restore()
     shown = json.dumps(apology.params["blocks"])
@@ -121,20 +127,15 @@ async def test_a_follow_up_while_the_store_is_down_hears_back_and_the_retry_answ
         "What was Apple's revenue in 2023?",
         "And Microsoft's?",
     ]
-    await proxy.cut()
 
 
 async def test_an_answer_cut_off_by_an_outage_does_not_hold_up_the_next_one(
-    start_dexter, model, redis_prefix
+    start_dexter, model, proxied_redis
 ) -> None:
     """The failed answer's lock is released once Redis is back, not left to expire: with a
     ten-minute lock TTL, the next answer in the thread would otherwise wait that long."""
-    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
-    await proxy.start()
-    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
-    dexter = await start_dexter(
-        dexter_store_url=url, dexter_redis_prefix=redis_prefix, dexter_lock_ttl=600
-    )
+    proxy, store = proxied_redis
+    dexter = await start_dexter(**store, dexter_lock_ttl=600)
     root = mention("What was Apple's revenue in 2023?")
     dexter.slack.add_message(CHANNEL, root["text"], ts=root["ts"])
     model.latency = 0.3
@@ -143,9 +144,7 @@ async def test_an_answer_cut_off_by_an_outage_does_not_hold_up_the_next_one(
     await wait_until(lambda: model.requests("understand"))  # the thread's lock is held
     await proxy.cut()
     try:
-        await dexter.slack.wait_for(
-            "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
-        )
+        await dexter.slack.wait_for("chat.update", is_apology)
     finally:
         await proxy.restore()
     model.latency = 0.0
@@ -154,7 +153,6 @@ async def test_an_answer_cut_off_by_an_outage_does_not_hold_up_the_next_one(
     await wait_until(lambda: answers(dexter.slack, root["ts"]), within=60)
     history = await dexter.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{root['ts']}")
     assert [t.question for t in history] == ["And Microsoft's?"]
-    await proxy.cut()
 
 
 async def test_a_question_waiting_for_the_threads_lock_says_so_then_is_answered(
@@ -179,26 +177,20 @@ async def test_a_question_waiting_for_the_threads_lock_says_so_then_is_answered(
 
 
 async def test_with_the_store_down_a_retry_on_another_instance_is_told_too_never_stored_twice(
-    start_dexter, model, redis_prefix
+    start_dexter, model, proxied_redis
 ) -> None:
     """The rule while the store is down: deduplicate on each instance's own memory, so a
     retry that lands on a second instance hears back too (an apology with Try again)
     rather than nothing; no turn can be stored twice, as nothing is stored until the
     store is back, and the retry then answers once."""
-    proxy = TCPProxy(REDIS_HOST, REDIS_PORT)
-    await proxy.start()
-    url = redis_url().replace(f"{REDIS_HOST}:{REDIS_PORT}", f"127.0.0.1:{proxy.port}")
-    first = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
-    second = await start_dexter(dexter_store_url=url, dexter_redis_prefix=redis_prefix)
+    proxy, store = proxied_redis
+    first = await start_dexter(**store)
+    second = await start_dexter(**store)
     question = mention("What was Apple's revenue in 2023?")
     first.slack.add_message(CHANNEL, question["text"], ts=question["ts"])
 
     def apologies() -> list:
-        return [
-            c
-            for c in first.slack.calls("chat.update")
-            if "Reference" in json.dumps(c.params.get("blocks") or [])
-        ]
+        return [c for c in first.slack.calls("chat.update") if is_apology(c)]
 
     await proxy.cut()
     try:
@@ -216,4 +208,3 @@ async def test_with_the_store_down_a_retry_on_another_instance_is_told_too_never
     await wait_until(lambda: answers(first.slack, question["ts"]))
     history = await first.remembered.load(f"slack:{TEAM_ID}:{CHANNEL}:{question['ts']}")
     assert len(history) == 1
-    await proxy.cut()
