@@ -363,10 +363,11 @@ def stored_turn(
     `embedding` is the vector of `turn_text(question, summary)`. The benchmarks build
     their turns with this too, so they measure what the agent writes.
     """
+    question, answer, summary = plain_text(question), plain_text(answer), plain_text(summary)
     return Turn(
-        question=plain_text(question),
-        answer=plain_text(answer),
-        summary=plain_text(summary),
+        question=question,
+        answer=answer,
+        summary=summary,
         user=user,
         embedding=embedding,
         question_tokens=count_tokens(question),

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import usage_blocks
+from bot.blocks import Blocks, usage_blocks
 from bot.listener_services import BotServices
 from bot.questions import Question, question_from_event
 from stores import StoreUnavailable
@@ -62,23 +62,14 @@ async def handle_question(
     if not await services.answerer.claim(question):
         return
     if not question.text:
-        await client.chat_postEphemeral(
-            channel=question.thread.channel,
-            user=question.user,
-            thread_ts=question.thread.thread_ts if question.in_thread else None,
-            text=USAGE_HINT,
-            blocks=usage_blocks("@Dexter", None),
-        )
+        await tell_asker(client, question, USAGE_HINT, usage_blocks("@Dexter", None))
         return
     if len(question.text) > services.max_question_chars:
-        await client.chat_postEphemeral(
-            channel=question.thread.channel,
-            user=question.user,
-            thread_ts=question.thread.thread_ts,
-            text=(
-                f"That question is {len(question.text):,} characters long; I can take up to "
-                f"{services.max_question_chars:,}. Please shorten it and ask again."
-            ),
+        await tell_asker(
+            client,
+            question,
+            f"That question is {len(question.text):,} characters long; I can take up to "
+            f"{services.max_question_chars:,}. Please shorten it and ask again.",
         )
         return
     command = question.command if question.mentioned or question.is_dm else None
@@ -89,10 +80,17 @@ async def handle_question(
     elif command == "clear":
         await services.history.confirm_in_thread(question)
     else:
-        await client.chat_postEphemeral(
-            channel=question.thread.channel,
-            user=question.user,
-            thread_ts=question.thread.thread_ts,
-            text="How to use Dexter",
-            blocks=usage_blocks("@Dexter help", None),
-        )
+        await tell_asker(client, question, "How to use Dexter", usage_blocks("@Dexter help", None))
+
+
+async def tell_asker(
+    client: AsyncWebClient, question: Question, text: str, blocks: Blocks | None = None
+) -> None:
+    """A reply only the asker sees, in the thread of the question."""
+    await client.chat_postEphemeral(
+        channel=question.thread.channel,
+        user=question.user,
+        thread_ts=question.thread.thread_ts,
+        text=text,
+        blocks=blocks,
+    )
