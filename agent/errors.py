@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+ModelTrouble = Literal["timeout", "unreachable", "busy", "refused", "rejected", "invalid"]
+
+_ADVICE: dict[ModelTrouble, str] = {
+    "timeout": "my language model took too long to reply. Please try again in a minute, "
+    "or ask something narrower.",
+    "unreachable": "I couldn't reach my language model just now. Please try again shortly.",
+    "busy": "my language model is busy right now. Please try again in a minute.",
+    "refused": "my language model refused my credentials; a Dexter admin needs to check "
+    "its API key.",
+    "rejected": "my language model could not handle this request. Please try again, or "
+    "rephrase the question.",
+    "invalid": "my language model's replies made no sense for this question. Please "
+    "rephrase it and try again.",
+}
+
 
 class AgentError(Exception):
     """Base of the errors `Agent.run` raises after emitting an error event."""
 
 
 class ModelError(AgentError):
-    """The model could not be reached, kept failing, or answered unusably."""
+    """The model could not be reached, kept failing, or answered unusably; `kind` says
+    which, so the person is told something they can act on."""
+
+    def __init__(self, message: str, kind: ModelTrouble = "rejected") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def advice(self) -> str:
+        """What happened, for the person who asked, after "Sorry, "."""
+        return _ADVICE[self.kind]
 
 
 class RunTimeout(AgentError):

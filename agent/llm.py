@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
-from agent.errors import ModelError
+from agent.errors import ModelError, ModelTrouble
 from agent.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,17 @@ class LLMClient:
             async with asyncio.timeout(self.budget):
                 return await call()
         except TimeoutError as exc:
-            raise ModelError(f"the model did not answer within {self.budget:.0f} s") from exc
+            raise ModelError(
+                f"the model did not answer within {self.budget:.0f} s", "timeout"
+            ) from exc
         except openai.APIStatusError as exc:
-            raise ModelError(f"the model server answered {exc.status_code}") from exc
+            raise ModelError(
+                f"the model server answered {exc.status_code}", _trouble_of(exc.status_code)
+            ) from exc
         except openai.APITimeoutError as exc:
-            raise ModelError("the model server timed out") from exc
+            raise ModelError("the model server timed out", "timeout") from exc
         except openai.APIConnectionError as exc:
-            raise ModelError("the model server cannot be reached") from exc
+            raise ModelError("the model server cannot be reached", "unreachable") from exc
         except openai.OpenAIError as exc:
             raise ModelError(f"the model call failed: {type(exc).__name__}") from exc
 
@@ -120,13 +124,20 @@ class LLMClient:
         return message, _usage_of(response.usage, messages, message.content or "")
 
     async def structured(
-        self, messages: Sequence[Message], schema: type[Schema], *, cheap: bool = False
+        self,
+        messages: Sequence[Message],
+        schema: type[Schema],
+        *,
+        max_tokens: int,
+        cheap: bool = False,
     ) -> tuple[Schema, Usage]:
         """A reply validated as `schema`; one retry shows the model what was wrong."""
         conversation = list(messages)
         usage = Usage()
         for attempt in (1, 2):
-            message, step_usage = await self.complete(conversation, cheap=cheap, temperature=0)
+            message, step_usage = await self.complete(
+                conversation, cheap=cheap, temperature=0, max_tokens=max_tokens
+            )
             usage += step_usage
             text = message.content or ""
             try:
@@ -142,10 +153,16 @@ class LLMClient:
                         "Answer again with only the JSON object described above.",
                     },
                 ]
-        raise InvalidReply(f"the model's {schema.__name__} reply was invalid twice: {problem}")
+        raise InvalidReply(
+            f"the model's {schema.__name__} reply was invalid twice: {problem}", "invalid"
+        )
 
     async def stream(
-        self, messages: Sequence[Message], on_token: Callable[[str], Awaitable[None]]
+        self,
+        messages: Sequence[Message],
+        on_token: Callable[[str], Awaitable[None]],
+        *,
+        max_tokens: int,
     ) -> tuple[str, Usage]:
         """A streamed text reply; each piece goes to `on_token` as it arrives."""
 
@@ -155,6 +172,7 @@ class LLMClient:
                 messages=_sdk_messages(messages),
                 stream=True,
                 stream_options={"include_usage": True},
+                max_tokens=max_tokens,
             )
             parts: list[str] = []
             usage = None
@@ -172,6 +190,17 @@ class LLMClient:
         if not text.strip():
             raise ModelError("the model returned an empty answer")
         return text, _usage_of(raw_usage, messages, text)
+
+
+def _trouble_of(status: int) -> ModelTrouble:
+    """What an HTTP status from the model server means for the person asking."""
+    if status in (401, 403):
+        return "refused"
+    if status == 429:
+        return "busy"
+    if status in (502, 503, 504):
+        return "unreachable"
+    return "rejected"
 
 
 def _describe(exc: Exception) -> str:

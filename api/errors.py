@@ -74,7 +74,7 @@ def run_failure(exc: Exception, session: str) -> RunFailure:
         failure = RunFailure(
             502,
             "model_unavailable",
-            "Dexter couldn't reach its language model just now. Please try again shortly.",
+            f"Sorry, {exc.advice}",
         )
     elif isinstance(exc, RunTimeout):
         failure = RunFailure(

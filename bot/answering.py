@@ -205,7 +205,7 @@ def apology(exc: Exception) -> str:
     if isinstance(exc, RunTimeout):
         return "Sorry, this research took too long and I stopped it. Try a narrower question."
     if isinstance(exc, ModelError):
-        return "Sorry, I couldn't reach my language model just now. Please try again shortly."
+        return f"Sorry, {exc.advice}"
     if isinstance(exc, StoreUnavailable):
         return "Sorry, I couldn't open this thread's memory just now. Please try again shortly."
     if isinstance(exc, SlackApiError):

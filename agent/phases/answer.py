@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from agent.llm import LLMClient, Message, Usage
-from agent.prompts import ANSWER_SYSTEM, ANSWER_USER, Understanding, fenced
+from agent.prompts import ANSWER_MAX_TOKENS, ANSWER_SYSTEM, ANSWER_USER, Understanding, fenced
 
 
 async def answer(
@@ -29,5 +29,5 @@ async def answer(
             ),
         },
     ]
-    text, usage = await llm.stream(messages, on_token)
+    text, usage = await llm.stream(messages, on_token, max_tokens=ANSWER_MAX_TOKENS)
     return text.strip(), usage

@@ -20,7 +20,14 @@ from urllib.parse import urlsplit
 from agent.llm import LLMClient, Message, Usage
 from agent.phases.plan import waves
 from agent.progress import ProgressCallback, ToolFinished, ToolStarted, emit
-from agent.prompts import EXECUTE_RETRY, EXECUTE_SYSTEM, Task, Understanding, fenced
+from agent.prompts import (
+    EXECUTE_MAX_TOKENS,
+    EXECUTE_RETRY,
+    EXECUTE_SYSTEM,
+    Task,
+    Understanding,
+    fenced,
+)
 from agent.tokens import truncate_to_tokens
 from agent.tools import ToolError, ToolRegistry, ToolResult
 from stores.models import Source
@@ -120,14 +127,18 @@ async def _run_wave(
         {"role": "user", "content": request},
     ]
     tools = registry.openai_tools()
-    message, usage = await llm.complete(messages, tools=tools, tool_choice="auto")
+    message, usage = await llm.complete(
+        messages, tools=tools, tool_choice="auto", max_tokens=EXECUTE_MAX_TOKENS
+    )
     calls, problems = _validate(registry, message.tool_calls or [])
     if problems:
         messages += [_assistant_turn(message), *_rejections(message.tool_calls or [], problems)]
         messages.append(
             {"role": "user", "content": EXECUTE_RETRY.format(problems="; ".join(problems.values()))}
         )
-        retry, retry_usage = await llm.complete(messages, tools=tools, tool_choice="auto")
+        retry, retry_usage = await llm.complete(
+            messages, tools=tools, tool_choice="auto", max_tokens=EXECUTE_MAX_TOKENS
+        )
         usage += retry_usage
         more, still_wrong = _validate(registry, retry.tool_calls or [])
         for problem in still_wrong.values():
@@ -161,7 +172,7 @@ def _validate(
 def _assistant_turn(message: Any) -> Message:
     return {
         "role": "assistant",
-        "content": message.content,
+        "content": message.content or "",  # some servers refuse null content with a 500
         "tool_calls": [
             {
                 "id": call.id,

@@ -6,7 +6,15 @@ import logging
 from collections.abc import Sequence
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import PLAN_AGAIN, PLAN_SYSTEM, Plan, Task, Understanding, fenced
+from agent.prompts import (
+    PLAN_AGAIN,
+    PLAN_MAX_TOKENS,
+    PLAN_SYSTEM,
+    Plan,
+    Task,
+    Understanding,
+    fenced,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,7 @@ async def plan(
         {"role": "user", "content": request},
     ]
     try:
-        result, usage = await llm.structured(messages, Plan)
+        result, usage = await llm.structured(messages, Plan, max_tokens=PLAN_MAX_TOKENS)
     except InvalidReply as exc:
         log.warning("plan step fell back to a one-task plan: %s", exc)
         result, usage = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import REFLECT_SYSTEM, Reflection, Understanding, fenced
+from agent.prompts import REFLECT_MAX_TOKENS, REFLECT_SYSTEM, Reflection, Understanding, fenced
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ async def reflect(
         },
     ]
     try:
-        return await llm.structured(messages, Reflection, cheap=True)
+        return await llm.structured(messages, Reflection, cheap=True, max_tokens=REFLECT_MAX_TOKENS)
     except InvalidReply as exc:
         log.warning("reflect step unusable, answering with what we have: %s", exc)
         return Reflection(sufficient=True), Usage()

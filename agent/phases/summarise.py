@@ -6,7 +6,7 @@ import logging
 
 from agent.errors import ModelError
 from agent.llm import LLMClient, Message, Usage
-from agent.prompts import SUMMARY_SYSTEM, TurnSummary, fenced
+from agent.prompts import SUMMARY_MAX_TOKENS, SUMMARY_SYSTEM, TurnSummary, fenced
 from agent.summary import extractive_summary
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,9 @@ async def summarise(llm: LLMClient | None, question: str, answer: str) -> tuple[
             },
         ]
         try:
-            result, usage = await llm.structured(messages, TurnSummary, cheap=True)
+            result, usage = await llm.structured(
+                messages, TurnSummary, cheap=True, max_tokens=SUMMARY_MAX_TOKENS
+            )
             return result.summary.strip(), usage
         except ModelError as exc:
             log.warning("model summary failed, using the extractive one: %s", exc)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import UNDERSTAND_SYSTEM, Understanding, fenced
+from agent.prompts import UNDERSTAND_MAX_TOKENS, UNDERSTAND_SYSTEM, Understanding, fenced
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,9 @@ async def understand(
         {"role": "user", "content": fenced("question", query)},
     ]
     try:
-        return await llm.structured(messages, Understanding, cheap=True)
+        return await llm.structured(
+            messages, Understanding, cheap=True, max_tokens=UNDERSTAND_MAX_TOKENS
+        )
     except InvalidReply as exc:
         log.warning("understand step fell back to the literal question: %s", exc)
         return Understanding(intent=query, resolved_query=query), Usage()

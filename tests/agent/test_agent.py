@@ -20,7 +20,15 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
-from agent.prompts import DATA_RULE
+from agent.prompts import (
+    ANSWER_MAX_TOKENS,
+    DATA_RULE,
+    EXECUTE_MAX_TOKENS,
+    PLAN_MAX_TOKENS,
+    REFLECT_MAX_TOKENS,
+    SUMMARY_MAX_TOKENS,
+    UNDERSTAND_MAX_TOKENS,
+)
 from standins.openai_server import Reply
 from stores import Turn, open_store
 
@@ -306,6 +314,8 @@ async def test_unknown_tool_and_bad_arguments_are_shown_to_the_model_once(
     result = await make_agent().agent.run("Apple income statement")
 
     retry = model.requests("execute")[1]
+    (resent,) = [m for m in retry.messages if m.get("tool_calls")]
+    assert resent["content"] == ""  # never null: some servers answer that with a 500
     rejections = [m["content"] for m in retry.messages if m.get("role") == "tool"]
     assert any("unknown tool 'get_weather'" in text for text in rejections)
     assert len(rejections) == 2
@@ -335,6 +345,42 @@ async def test_a_model_that_times_out_gives_an_error_event_and_stores_nothing(
     assert isinstance(events[-1], ErrorEvent) and events[-1].kind == "model"
     assert len(await store.load(SESSION)) == 0
     assert len(model.requests("answer")) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "said"),
+    [
+        (500, "rejected", "could not handle this request"),
+        (400, "rejected", "could not handle this request"),
+        (429, "busy", "is busy right now"),
+        (401, "refused", "check its API key"),
+        (503, "unreachable", "couldn't reach my language model"),
+    ],
+)
+async def test_a_model_failure_says_what_happened(make_agent, model, status, kind, said) -> None:
+    model.script("understand", Reply(status=status))
+
+    with pytest.raises(ModelError) as failed:
+        await make_agent(dexter_model_retries=0).agent.run("Apple revenue")
+
+    assert failed.value.kind == kind and said in failed.value.advice
+
+
+async def test_every_model_call_is_capped_by_its_step(make_agent, model) -> None:
+    caps = {
+        "understand": UNDERSTAND_MAX_TOKENS,
+        "plan": PLAN_MAX_TOKENS,
+        "execute": EXECUTE_MAX_TOKENS,
+        "answer": ANSWER_MAX_TOKENS,
+        "summary": SUMMARY_MAX_TOKENS,
+    }
+
+    await make_agent(dexter_summarize_llm=True).agent.run("What was Apple's revenue in 2023?")
+
+    chats = [r for r in model.requests() if r.step in caps or r.step == "reflect"]
+    assert {r.step for r in chats} >= set(caps)
+    for request in chats:
+        assert request.body["max_tokens"] == caps.get(request.step, REFLECT_MAX_TOKENS)
 
 
 async def test_a_run_over_its_time_budget_stops_with_a_timeout(make_agent, model, store) -> None:

@@ -222,7 +222,7 @@ async def test_a_model_failure_apologises_in_the_thread_and_retry_answers(
         "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
     )
     text = json.dumps(apology.params["blocks"])
-    assert "couldn't reach my language model" in text and ACTION_RETRY in text
+    assert "could not handle this request" in text and ACTION_RETRY in text
     assert len(await dexter.remembered.load(SESSION_PREFIX + question["ts"])) == 0
 
     await dexter.send.click(ACTION_RETRY, question["ts"], thread_ts=question["ts"])
