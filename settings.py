@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -27,6 +27,7 @@ from stores import (
 )
 
 DEFAULT_SQLITE_PATH = Path("data/dexter.db")
+LogFormat = Literal["text", "json"]
 SECONDS_PER_DAY = 86_400
 
 
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
     dexter_max_query_chars: int = Field(default(APIConfig, "max_query_chars"), ge=1)
 
     log_level: str = "INFO"
+    log_format: LogFormat = "text"
 
     @field_validator("slack_api_url")
     @classmethod

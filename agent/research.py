@@ -19,10 +19,11 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from agent import log_context, metrics
 from agent.factory import AgentParts
 from agent.orchestrator import AgentResult
 from agent.progress import ProgressCallback, ProgressEvent, emit
-from stores import HistoryPage, SessionInfo, SessionStore
+from stores import HistoryPage, SessionInfo, SessionStore, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -83,15 +84,13 @@ class ResearchService:
         emitted them, all of them before this returns or raises.
         """
         parts, store = self._opened()
-        if on_progress is None:
-            return await self._there(
-                parts.agent.run(question, session_id=session_id, store=store, user=user)
-            )
         caller = asyncio.get_running_loop()
         events: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
 
         def forward(event: ProgressEvent) -> None:  # on the research loop
-            caller.call_soon_threadsafe(events.put_nowait, event)
+            metrics.record_progress(event)
+            if on_progress is not None:
+                caller.call_soon_threadsafe(events.put_nowait, event)
 
         async def deliver() -> None:  # on the caller's loop
             while (event := await events.get()) is not None:
@@ -99,11 +98,17 @@ class ResearchService:
 
         delivery = asyncio.create_task(deliver(), name="deliver progress")
         try:
-            return await self._there(
+            result = await self._there(
                 parts.agent.run(
                     question, session_id=session_id, store=store, on_progress=forward, user=user
                 )
             )
+        except Exception as exc:
+            metrics.record_failure(exc)
+            raise
+        else:
+            metrics.record_answer(result)
+            return result
         finally:
             # every event was queued before the run's end reached this loop
             events.put_nowait(None)
@@ -181,5 +186,18 @@ class ResearchService:
         return self._parts, self._store
 
     async def _there(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run `work` on the research loop and await it here; cancelling the wait cancels it."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+        """Run `work` on the research loop and await it here; cancelling the wait cancels it.
+        Its log lines are about what the caller's are (`agent.log_context`)."""
+        labels = log_context.current()
+
+        async def labelled() -> T:
+            log_context.restore(labels)
+            return await work
+
+        try:
+            return await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(labelled(), self._loop)
+            )
+        except StoreUnavailable:
+            metrics.STORE_ERRORS.labels(getattr(work, "__name__", "store")).inc()
+            raise

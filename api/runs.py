@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from agent import AgentResult, ResearchService
+from agent import AgentResult, ResearchService, log_context
 from agent.progress import ProgressEvent
 from api.errors import RunFailure, run_failure
 from api.sessions import log_label
@@ -66,6 +66,7 @@ class AgentRuns:
         events: asyncio.Queue[ProgressEvent | None],
     ) -> Outcome:
         """The run's result, or what went wrong; never raises, so no failure goes unlogged."""
+        log_context.about(session_id)
         try:
             return await self.research.answer(
                 query, session_id=session_id, user=user, on_progress=events.put_nowait

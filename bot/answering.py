@@ -20,8 +20,9 @@ from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import AgentError, ModelError, ResearchService, RunTimeout
+from agent import AgentError, ModelError, ResearchService, RunTimeout, log_context
 from bot.blocks import Message, answer_messages, error_blocks, message_payload, retry_actions
+from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
 from bot.status_message import StatusUpdater, ThreadProgress
 from stores import StoreUnavailable
@@ -59,6 +60,7 @@ class ThreadAnswerer:
         self._seen: TTLCache[str, bool] = TTLCache(
             maxsize=self.config.recent_events, ttl=self.config.dedupe_ttl
         )
+        QUESTIONS_WAITING.set_function(lambda: sum(len(q) for q in self._queues.values()))
 
     def is_answering(self, session_id: str) -> bool:
         """Whether this process has questions of the thread queued or in progress."""
@@ -72,6 +74,7 @@ class ThreadAnswerer:
         """True the first time `key` is claimed, in this process or any sharing the store."""
         if self._seen.get(key):
             log.info("skipping %s: already taken here", key)
+            DEDUPE_HITS.labels("here").inc()
             return False
         self._seen[key] = True
         try:
@@ -81,6 +84,7 @@ class ThreadAnswerer:
             first = True
         if not first:
             log.info("skipping %s: already taken", key)
+            DEDUPE_HITS.labels("store").inc()
         return first
 
     def enqueue(self, question: Question) -> None:
@@ -138,6 +142,7 @@ class ThreadAnswerer:
 
     async def answer(self, question: Question) -> None:
         """Research `question` with progress in its thread; never raises."""
+        log_context.about(question.thread.session_id, question.event_key)
         progress = ThreadProgress(
             self.client,
             self.updater,

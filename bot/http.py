@@ -23,6 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
+from bot.metrics import ACK_SECONDS
 from bot.threads import is_slack_id
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,9 @@ def slack_router(app: AsyncApp, signing_secret: str) -> APIRouter:
             query=request.query_params,  # type: ignore[arg-type]
             headers=request.headers,  # type: ignore[arg-type]
         )
-        return to_starlette_response(await app.async_dispatch(bolt_request))
+        with ACK_SECONDS.time():
+            response = await app.async_dispatch(bolt_request)
+        return to_starlette_response(response)
 
     return router
 

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         from stores.migrate import main as migrate
 
         return migrate([args.url or settings.store_url])
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     try:
         if args.command == "chat":
             asyncio.run(run_chat(settings, args.session))

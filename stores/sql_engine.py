@@ -14,6 +14,7 @@ migrating transaction) is a plain function, called through `sqlalchemy.func`.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -38,6 +39,9 @@ SQLITE_PRAGMAS = (
 the timeout a second connection opening the file at that moment failed at once ("database
 is locked"). WAL with synchronous=NORMAL survives a crash of the process; a power cut may
 lose the last commits, which is the usual trade for a chat history."""
+
+SQLITE_LOCKED_ATTEMPTS = 100
+SQLITE_LOCKED_PAUSE_SECONDS = 0.05
 
 POSTGRES_CONNECT_TIMEOUT = 10.0
 POSTGRES_COMMAND_TIMEOUT = 30.0
@@ -96,9 +100,24 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
+            _execute_when_unlocked(cursor, pragma)
     finally:
         cursor.close()
+
+
+def _execute_when_unlocked(cursor: Any, pragma: str) -> None:
+    """Run `pragma`, trying again while the file is locked. Switching a brand-new file to
+    WAL needs it to itself, and when several connections open it at once SQLite may answer
+    "database is locked" without waiting out the busy timeout. Only a first open can meet
+    this, so the short blocking pauses cost nothing later."""
+    for attempt in range(1, SQLITE_LOCKED_ATTEMPTS + 1):
+        try:
+            cursor.execute(pragma)
+            return
+        except Exception as exc:  # the driver's OperationalError, as SQLAlchemy adapts it
+            if "locked" not in str(exc) or attempt == SQLITE_LOCKED_ATTEMPTS:
+                raise
+            time.sleep(SQLITE_LOCKED_PAUSE_SECONDS)
 
 
 def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:

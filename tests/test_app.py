@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent import log_context
 from bot.commands import CLEAR_COMMAND, HISTORY_COMMAND
 from bot.shortcuts import CLEAR_THREAD_CALLBACK
 from service.logs import configure_logging
@@ -183,3 +185,26 @@ def test_logs_never_carry_secrets(capsys) -> None:
     assert "RuntimeError" in written  # the traceback is kept, only the secret goes
     for secret in ("xoxb-1234-abcdef", "hunter2hunter2", "sk-live-abcdef123456"):
         assert secret not in written
+
+
+def test_json_logs_are_one_object_a_line_about_the_session_and_event(capsys) -> None:
+    secret = "sk-live-abcdef123456"
+    configure_logging("INFO", [secret], "json")
+    log = logging.getLogger("test.json")
+    try:
+        log_context.about("slack:T0001:C0001:1710000000.000100", "slack-message:T0001:C0001:1")
+        try:
+            raise RuntimeError(f"Bearer {secret} refused")
+        except RuntimeError:
+            log.exception("answer failed [ref 0badcafe] in the thread")
+        log_context.about(None)
+        log.info("a line about nothing in particular")
+    finally:
+        logging.getLogger().handlers.clear()
+
+    failed, plain = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert failed["level"] == "ERROR" and failed["reference"] == "0badcafe"
+    assert failed["session"] == log_context.session_hash("slack:T0001:C0001:1710000000.000100")
+    assert failed["event"] == "slack-message:T0001:C0001:1"
+    assert "RuntimeError" in failed["exception"] and secret not in failed["exception"]
+    assert set(plain) == {"time", "level", "logger", "message"}

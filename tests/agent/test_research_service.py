@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from agent import ResearchService
+from agent import ResearchService, log_context
 from agent.factory import build_agent
 from agent.progress import Done, PhaseStarted, ProgressEvent
 from agent.research import NotStarted
@@ -105,3 +106,25 @@ async def test_a_service_that_is_not_running_says_so(make_settings: Callable[...
     await service.close()
     with pytest.raises(NotStarted):
         await service.answer("Apple?", session_id=SESSION)
+
+
+async def test_log_lines_on_the_research_loop_are_about_the_callers_session_and_event(
+    research: ResearchService, model
+) -> None:
+    labels: list[tuple[str | None, str | None]] = []
+
+    class Labels(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "plan step fell back" in record.getMessage():
+                labels.append(log_context.current())
+
+    handler = Labels()
+    logging.getLogger("agent").addHandler(handler)
+    model.script("plan", Reply(content="not json"), Reply(content="still not json"))
+    try:
+        log_context.about(SESSION, "slack-message:T1:C1:1700000000.000100")
+        await research.answer("Apple revenue 2023?", session_id=SESSION)
+    finally:
+        logging.getLogger("agent").removeHandler(handler)
+
+    assert labels == [(log_context.session_hash(SESSION), "slack-message:T1:C1:1700000000.000100")]
