@@ -28,7 +28,7 @@ from agent.context import (
 from agent.embeddings import Embedder, EmbeddingError, turn_text
 from agent.errors import AgentError, ModelError, RunTimeout
 from agent.llm import LLMClient, Usage
-from agent.phases.answer import answer
+from agent.phases.answer import answer, nothing_fetched
 from agent.phases.execute import Gathered, execute
 from agent.phases.plan import plan
 from agent.phases.reflect import reflect
@@ -222,7 +222,9 @@ class Agent:
 
         await emit(on_progress, PhaseStarted(phase="understanding"))
         step = time.perf_counter()
-        understanding, usage = await understand(self.llm, query, history_messages)
+        understanding, usage = await understand(
+            self.llm, query, history_messages, fallback=retrieval_query(query, history.turns)
+        )
         run.spent("understand", usage, step)
 
         gathered = Gathered()
@@ -276,9 +278,14 @@ class Agent:
         async def stream_token(piece: str) -> None:
             await emit(on_progress, AnswerToken(text=piece))
 
-        text, usage = await answer(
-            self.llm, query, understanding, history_messages, gathered.text(), stream_token
-        )
+        if gathered.all_failed:
+            # a model shown only errors invents figures: say what could not be fetched
+            text, usage = nothing_fetched(gathered), Usage()
+            await stream_token(text)
+        else:
+            text, usage = await answer(
+                self.llm, query, understanding, history_messages, gathered.text(), stream_token
+            )
         run.spent("answer", usage, step)
 
         step = time.perf_counter()

@@ -66,6 +66,11 @@ class Gathered:
             for result in self.results.values()
         )
 
+    @property
+    def all_failed(self) -> bool:
+        """Calls were made and not one returned data."""
+        return bool(self.results) and not any(r.ok for r in self.results.values())
+
     def sources(self) -> tuple[Source, ...]:
         """The sources of every call that returned data, once each, in call order."""
         unique = {r.source.url: r.source for r in self.results.values() if r.source and r.ok}

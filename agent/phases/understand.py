@@ -12,11 +12,13 @@ log = logging.getLogger(__name__)
 
 
 async def understand(
-    llm: LLMClient, query: str, history: Sequence[Message]
+    llm: LLMClient, query: str, history: Sequence[Message], *, fallback: str
 ) -> tuple[Understanding, Usage]:
     """Ask the cheap model what `query` means given the selected earlier turns.
 
-    An unusable reply leaves the question as asked: the later steps still work from it.
+    An unusable reply leaves `fallback` as the question: the later steps still work from it
+    (the caller passes the question with the thread's recent companies, so "and Microsoft?"
+    does not reach the plan alone).
     """
     messages: list[Message] = [
         {"role": "system", "content": UNDERSTAND_SYSTEM},
@@ -28,5 +30,5 @@ async def understand(
             messages, Understanding, cheap=True, max_tokens=UNDERSTAND_MAX_TOKENS
         )
     except InvalidReply as exc:
-        log.warning("understand step fell back to the literal question: %s", exc)
-        return Understanding(intent=query, resolved_query=query), Usage()
+        log.warning("understand step fell back to the question with recent companies: %s", exc)
+        return Understanding(intent=fallback, resolved_query=fallback), Usage()

@@ -269,6 +269,34 @@ async def test_a_failing_data_api_becomes_no_data_and_the_run_goes_on(
     assert all("income-statements" not in s.url for s in result.sources)
 
 
+async def test_when_every_data_call_fails_no_figure_is_invented(
+    make_agent, model, store, market_data_server
+) -> None:
+    market_data_server.fail("/financial", status=500)
+
+    result = await make_agent().agent.run(
+        "What was Apple's revenue in 2023?", session_id=SESSION, store=store
+    )
+
+    assert model.requests("execute") and model.requests("answer") == []
+    assert "couldn't fetch the market data" in result.answer
+    assert "· AAPL" in result.answer and not re.search(r"\$|\d{3}", result.answer)
+    assert result.sources == () and len(await store.load(SESSION)) == 1
+
+
+async def test_a_failed_understanding_still_plans_with_the_threads_companies(
+    make_agent, model, store
+) -> None:
+    agent = make_agent(dexter_embeddings="lexical").agent
+    await agent.run("What was Apple's revenue in 2023?", session_id=SESSION, store=store)
+    model.script("understand", Reply(content="no idea"), Reply(content="still no idea"))
+
+    result = await agent.run("How does that compare to last year?", session_id=SESSION, store=store)
+
+    assert "Apple" in result.understanding.resolved_query
+    assert "Apple" in model.requests("plan")[-1].text
+
+
 async def test_malformed_json_is_retried_once_with_the_error_shown(make_agent, model) -> None:
     model.script("understand", Reply(content="Sure! The ticker is Apple."))
 
