@@ -14,6 +14,7 @@ migrating transaction) is a plain function, called through `sqlalchemy.func`.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,13 +122,16 @@ def _execute_when_unlocked(cursor: Any, pragma: str) -> None:
 
 
 def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
+    # named per process, so an operator (or a test) can tell this process's connections apart
+    server_settings = {"application_name": application_name()}
     connect_args: dict[str, Any] = {
         "timeout": POSTGRES_CONNECT_TIMEOUT,
         "command_timeout": POSTGRES_COMMAND_TIMEOUT,
+        "server_settings": server_settings,
     }
     search_path = url.query.get(SEARCH_PATH_PARAMETER)
     if search_path:
-        connect_args["server_settings"] = {"search_path": str(search_path)}
+        server_settings["search_path"] = str(search_path)
         url = url.difference_update_query([SEARCH_PATH_PARAMETER])
     return create_async_engine(
         url,
@@ -139,6 +143,11 @@ def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
         connect_args=connect_args,
         hide_parameters=True,
     )
+
+
+def application_name() -> str:
+    """How PostgreSQL's `pg_stat_activity` names this process's connections."""
+    return f"dexter:{os.getpid()}"
 
 
 def advisory_lock_key(name: str) -> int:
