@@ -1,4 +1,5 @@
-"""Answering slash commands and button clicks ephemerally, with errors turned into words."""
+"""Replies only the asker sees: to slash commands and button clicks (errors turned into
+words), and in a question's thread."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Blocks, error_blocks, message_payload, usage_blocks
-from bot.thread_history import AccessDenied
-from bot.threads import InvalidThreadLink
+from bot.questions import Question
+from bot.threads import AccessDenied, InvalidThreadLink
 from stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,3 +54,16 @@ async def respond_ephemerally(
         )
     except Exception as exc:  # an expired or unreachable response_url: nobody to tell
         log.warning("%s: could not reply to its response_url: %s", command, type(exc).__name__)
+
+
+async def tell_asker(
+    client: AsyncWebClient, question: Question, text: str, blocks: Blocks | None = None
+) -> None:
+    """A reply only the asker sees, in the thread of the question."""
+    await client.chat_postEphemeral(
+        channel=question.thread.channel,
+        user=question.user,
+        thread_ts=question.thread.thread_ts,
+        text=text,
+        blocks=blocks,
+    )

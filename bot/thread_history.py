@@ -24,18 +24,15 @@ from bot.blocks import (
     history_list_blocks,
     thread_turns_blocks,
 )
+from bot.ephemeral_replies import tell_asker
 from bot.questions import Question
-from bot.threads import ThreadRef, channel_scope
+from bot.threads import AccessDenied, ThreadRef, channel_scope
 
 log = logging.getLogger(__name__)
 
 LISTED_THREADS = 10
 THREAD_MESSAGES_READ = 200
 PAGE_SIZE = 5
-
-
-class AccessDenied(PermissionError):
-    """The session belongs to another channel or workspace than the request."""
 
 
 ThreadView = Callable[["ThreadHistory", ThreadRef], Awaitable[Blocks]]
@@ -106,14 +103,14 @@ class ThreadHistory:
 
     async def show_in_thread(self, question: Question) -> None:
         """`@dexter history` inside a thread: its turns, to the asker only."""
-        await self._ephemeral(
-            question, "What Dexter remembers", await self.thread_page(question.thread)
+        await tell_asker(
+            self.client, question, "What Dexter remembers", await self.thread_page(question.thread)
         )
 
     async def confirm_in_thread(self, question: Question) -> None:
         """`@dexter clear` inside a thread: the confirmation, to the asker only."""
         blocks = await self.clear_confirmation(question.thread)
-        await self._ephemeral(question, "Erase Dexter's memory of this thread?", blocks)
+        await tell_asker(self.client, question, "Erase Dexter's memory of this thread?", blocks)
 
     async def dexter_wrote_in(self, thread: ThreadRef, bot_user_id: str | None) -> bool:
         """Whether the thread holds a message of Dexter's, by Slack's copy of it."""
@@ -138,15 +135,6 @@ class ThreadHistory:
             log.info("no permalink for %s: %s", thread.session_id, exc.response.get("error"))
             return None
         return response.get("permalink")
-
-    async def _ephemeral(self, question: Question, text: str, blocks: Blocks) -> None:
-        await self.client.chat_postEphemeral(
-            channel=question.thread.channel,
-            user=question.user,
-            thread_ts=question.thread.thread_ts,
-            text=text,
-            blocks=blocks,
-        )
 
 
 def _is_thread(session_id: str) -> bool:

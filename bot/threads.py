@@ -19,6 +19,10 @@ _ID = re.compile(r"^[A-Z0-9]{2,20}$")
 _ARCHIVE_PATH = re.compile(r"^/archives/(?P<channel>[A-Z0-9]+)/p(?P<digits>\d{16})/?$")
 
 
+class AccessDenied(PermissionError):
+    """The session belongs to another channel or workspace than the request."""
+
+
 class InvalidThreadLink(ValueError):
     """The text is not a Slack message link; the message says what a link looks like."""
 

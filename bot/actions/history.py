@@ -10,7 +10,8 @@ from bot.actions.buttons import clicked_thread, thread_button
 from bot.blocks import Blocks, parse_history_page_value
 from bot.ephemeral_replies import respond_ephemerally
 from bot.listener_services import BotServices
-from bot.thread_history import AccessDenied, ThreadHistory
+from bot.thread_history import ThreadHistory
+from bot.threads import AccessDenied
 
 show_history = thread_button("Show", ThreadHistory.thread_page)
 

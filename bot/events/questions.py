@@ -8,7 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import Blocks, usage_blocks
+from bot.blocks import usage_blocks
+from bot.ephemeral_replies import tell_asker
 from bot.listener_services import BotServices
 from bot.questions import Question, question_from_event
 from stores import StoreUnavailable
@@ -81,16 +82,3 @@ async def handle_question(
         await services.history.confirm_in_thread(question)
     else:
         await tell_asker(client, question, "How to use Dexter", usage_blocks("@Dexter help", None))
-
-
-async def tell_asker(
-    client: AsyncWebClient, question: Question, text: str, blocks: Blocks | None = None
-) -> None:
-    """A reply only the asker sees, in the thread of the question."""
-    await client.chat_postEphemeral(
-        channel=question.thread.channel,
-        user=question.user,
-        thread_ts=question.thread.thread_ts,
-        text=text,
-        blocks=blocks,
-    )

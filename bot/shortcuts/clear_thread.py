@@ -9,8 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from bot.blocks import Blocks
 from bot.ephemeral_replies import respond_ephemerally
 from bot.listener_services import BotServices
-from bot.thread_history import AccessDenied
-from bot.threads import ThreadRef
+from bot.threads import AccessDenied, ThreadRef
 
 CLEAR_THREAD_CALLBACK = "dexter_clear_thread"
 

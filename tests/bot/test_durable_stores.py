@@ -45,6 +45,17 @@ def is_apology(call) -> bool:
     return "Reference" in json.dumps(call.params.get("blocks") or [])
 
 
+async def apology_while_down(dexter, proxy: TCPProxy, event: dict):
+    """Send `event` with the store cut off; the status message it gets back instead of an
+    answer. The store is reachable again afterwards."""
+    await proxy.cut()
+    try:
+        await dexter.send.event(event)
+        return await dexter.slack.wait_for("chat.update", is_apology)
+    finally:
+        await proxy.restore()
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def durable_store(request: pytest.FixtureRequest, tmp_path) -> dict[str, str]:
     """Settings for a store that outlives the process: an SQLite file, or Redis."""
@@ -81,12 +92,7 @@ async def test_a_store_outage_gets_an_apology_and_the_retry_answers(
     question = mention("What was Apple's revenue in 2023?")
     dexter.slack.add_message(CHANNEL, question["text"], ts=question["ts"])
 
-    await proxy.cut()
-    try:
-        await dexter.send.event(question)
-        apology = await dexter.slack.wait_for("chat.update", is_apology)
-    finally:
-        await proxy.restore()
+    apology = await apology_while_down(dexter, proxy, question)
     shown = json.dumps(apology.params["blocks"])
     assert "couldn't open this thread's memory" in shown and ACTION_RETRY in shown
     assert "127.0.0.1" not in shown
@@ -110,12 +116,7 @@ async def test_a_follow_up_while_the_store_is_down_hears_back_and_the_retry_answ
     follow_up = message("And Microsoft's?", thread_ts=root["ts"])
     dexter.slack.add_message(CHANNEL, follow_up["text"], ts=follow_up["ts"], thread_ts=root["ts"])
 
-    await proxy.cut()
-    try:
-        await dexter.send.event(follow_up)
-        apology = await dexter.slack.wait_for("chat.update", is_apology)
-    finally:
-        await proxy.restore()
+    apology = await apology_while_down(dexter, proxy, follow_up)
     shown = json.dumps(apology.params["blocks"])
     assert "couldn't open this thread's memory" in shown and ACTION_RETRY in shown
 
