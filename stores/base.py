@@ -12,6 +12,9 @@ Invariants every backend keeps (the contract tests in `tests/stores/` check each
 5. `lock` admits one holder per session at a time; a crashed holder's lock expires.
 6. A server that is down raises `StoreUnavailable`; the store recovers when it returns.
 7. Sessions untouched for the retention period disappear (TTL or `purge_expired`).
+8. `inbox.hold` records a question exactly once per key (it claims the key as
+   `claim_event` does); `inbox.adopt` hands each question of an owner that stopped
+   beating to exactly one caller.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn
+from stores.models import HistoryPage, MessageHistory, PendingQuestion, SessionInfo, Turn
 
 MAX_REASON_CHARS = 300
 
@@ -79,9 +82,33 @@ class Coordination(Protocol):
 
 
 @runtime_checkable
+class Inbox(Protocol):
+    """Questions received and not yet answered, so that none is lost with its process.
+
+    A process `hold`s a question before Slack is acknowledged, `settle`s it once the
+    thread has its reply, and `beat`s while it lives; the questions of a process that
+    stopped beating (killed, out of memory, its machine gone) are `adopt`ed by another,
+    or by itself after a restart under a new owner name. Every method is one round trip.
+    """
+
+    async def hold(self, question: PendingQuestion, ttl: float) -> bool: ...
+
+    async def waiting(self, session_id: str) -> list[PendingQuestion]: ...
+
+    async def settle(self, session_id: str, key: str) -> None: ...
+
+    async def beat(self, owner: str, ttl: float) -> None: ...
+
+    async def adopt(self, owner: str, limit: int) -> list[PendingQuestion]: ...
+
+
+@runtime_checkable
 class SessionStore(SessionHistory, Coordination, Protocol):
-    """One backend serving both, with a connection to check and close.
-    Every method is safe to call from many tasks at once."""
+    """One backend serving both, with a connection to check and close, and the inbox of
+    questions on the same server. Every method is safe to call from many tasks at once."""
+
+    @property
+    def inbox(self) -> Inbox: ...
 
     async def ping(self) -> None: ...
 

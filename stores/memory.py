@@ -12,7 +12,7 @@ import heapq
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,7 +26,15 @@ from stores.base import (
     check_page,
 )
 from stores.keyed_locks import KeyedLocks
-from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn, scope_of, utcnow
+from stores.models import (
+    HistoryPage,
+    MessageHistory,
+    PendingQuestion,
+    SessionInfo,
+    Turn,
+    scope_of,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,7 @@ class MemorySessionStore:
         self._claims: dict[str, float] = {}
         self._claim_expiries: list[tuple[float, str]] = []
         self._locks = KeyedLocks()
+        self.inbox = MemoryInbox(self.claim_event)
 
     def __len__(self) -> int:
         """How many sessions are kept right now (expired ones included until pruned)."""
@@ -145,6 +154,7 @@ class MemorySessionStore:
         self._sessions.clear()
         self._claims.clear()
         self._claim_expiries.clear()
+        self.inbox = MemoryInbox(self.claim_event)
 
     def _live(self, session_id: str) -> _Session | None:
         """The session if it has not expired, marked most recently used."""
@@ -168,6 +178,46 @@ class MemorySessionStore:
             expires_at, event_id = heapq.heappop(expiries)
             if self._claims.get(event_id) == expires_at:
                 del self._claims[event_id]
+
+
+class MemoryInbox:
+    """The inbox of one process: it lets a single process answer in Slack's order, but
+    nothing is kept across a restart (use a shared store for that)."""
+
+    def __init__(self, claim: Callable[[str, float], Awaitable[bool]]) -> None:
+        self._claim = claim
+        self._questions: dict[str, dict[str, PendingQuestion]] = {}
+        self._alive_until: dict[str, float] = {}
+
+    async def hold(self, question: PendingQuestion, ttl: float) -> bool:
+        if not await self._claim(question.key, ttl):
+            return False
+        self._questions.setdefault(question.session_id, {})[question.key] = question
+        return True
+
+    async def waiting(self, session_id: str) -> list[PendingQuestion]:
+        return sorted(self._questions.get(session_id, {}).values(), key=lambda q: q.order)
+
+    async def settle(self, session_id: str, key: str) -> None:
+        questions = self._questions.get(session_id, {})
+        questions.pop(key, None)
+        if not questions:
+            self._questions.pop(session_id, None)
+
+    async def beat(self, owner: str, ttl: float) -> None:
+        self._alive_until[owner] = time.monotonic() + ttl
+
+    async def adopt(self, owner: str, limit: int) -> list[PendingQuestion]:
+        now = time.monotonic()
+        adopted: list[PendingQuestion] = []
+        for questions in self._questions.values():
+            for key, question in questions.items():
+                if len(adopted) == limit:
+                    return adopted
+                if self._alive_until.get(question.owner, 0.0) <= now:
+                    questions[key] = replace(question, owner=owner)
+                    adopted.append(questions[key])
+        return adopted
 
 
 def _read_only_float32(embedding: np.ndarray | None) -> np.ndarray | None:

@@ -112,3 +112,26 @@ def scope_of(session_id: str) -> str:
     """
     scope, sep, _ = session_id.rpartition(":")
     return scope if sep else ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingQuestion:
+    """A question received and not yet answered, kept in the shared store until it is.
+
+    `key` names the message (one per message, whichever delivery brought it); `ts` is
+    Slack's timestamp, the order questions of one session are answered in; `owner` names
+    the process answering it; `payload` is what that process needs to answer it, opaque
+    to the store.
+    """
+
+    key: str
+    session_id: str
+    ts: str
+    owner: str
+    payload: str
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """`ts` as a sortable pair: "1700000000.000100" sorts as (1700000000, 100)."""
+        seconds, _, fraction = self.ts.partition(".")
+        return int(seconds), int(fraction.ljust(6, "0")[:6] or 0)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -27,13 +27,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockNotOwnedError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stores.base import (
     DEFAULT_LOCK_TTL,
     DEFAULT_REDIS_PREFIX,
     DEFAULT_RETENTION_SECONDS,
-    StoreUnavailable,
     check_limit,
     check_page,
     describe_failure,
@@ -43,6 +41,16 @@ from stores.codec import CorruptTurn, decode_turn, encode_turn
 from stores.keyed_locks import KeyedLocks
 from stores.late_release import LateReleases
 from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn, scope_of
+from stores.redis_inbox import RedisInbox
+from stores.redis_keys import (
+    SERVER_ERRORS,
+    event_key,
+    lock_key,
+    meta_key,
+    scope_index_key,
+    turns_key,
+    unavailable_on_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +61,6 @@ POOL_WAIT_SECONDS = 10.0
 SOCKET_TIMEOUT_SECONDS = 5.0
 LOCK_POLL_SECONDS = 0.05
 """How often a process waiting for a session lock held elsewhere asks Redis again."""
-
-_SERVER_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 APPEND_SCRIPT = """
 -- KEYS: turns list, meta hash, scope index. ARGV: encoded turn, session id,
@@ -86,26 +92,6 @@ return count
 """
 
 
-def turns_key(prefix: str, session_id: str) -> str:
-    return f"{prefix}:turns:{session_id}"
-
-
-def meta_key(prefix: str, session_id: str) -> str:
-    return f"{prefix}:meta:{session_id}"
-
-
-def scope_index_key(prefix: str, scope: str) -> str:
-    return f"{prefix}:sessions:{scope}"
-
-
-def event_key(prefix: str, event_id: str) -> str:
-    return f"{prefix}:event:{event_id}"
-
-
-def lock_key(prefix: str, session_id: str) -> str:
-    return f"{prefix}:lock:{session_id}"
-
-
 class RedisSessionStore:
     """A `SessionStore` on one Redis server (`redis://` or `rediss://`)."""
 
@@ -127,6 +113,7 @@ class RedisSessionStore:
         self._clear_script = self._redis.register_script(CLEAR_SCRIPT)
         self._local_locks = KeyedLocks()
         self._late_releases = LateReleases()
+        self.inbox = RedisInbox(self._redis, url, prefix=prefix, retention_ms=self._retention_ms)
 
     async def load(self, session_id: str, limit: int | None = None) -> MessageHistory:
         """The latest turns in one round trip: LLEN and LRANGE in one MULTI, so the length
@@ -139,7 +126,7 @@ class RedisSessionStore:
         if limit == 0:
             return MessageHistory(session_id)
         key = turns_key(self._prefix, session_id)
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.llen(key)
                 pipe.lrange(key, -limit if limit else 0, -1)
@@ -152,7 +139,7 @@ class RedisSessionStore:
         check_page(limit, before)
         key = turns_key(self._prefix, session_id)
         wanted = limit > 0 and (before is None or before > 1)
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.llen(key)
                 if wanted and before is None:
@@ -176,7 +163,7 @@ class RedisSessionStore:
             turn.question,
             self._retention_ms,
         ]
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             seq = await self._append_script(keys=self._session_keys(session_id), args=args)
         return turn.with_seq(int(seq))
 
@@ -186,7 +173,7 @@ class RedisSessionStore:
         The session's lock key, if the lock is held right now, is left to its holder, who
         deletes it on release (or it expires `lock_ttl` after the holder crashed).
         """
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             deleted = await self._clear_script(
                 keys=self._session_keys(session_id), args=[session_id]
             )
@@ -198,7 +185,7 @@ class RedisSessionStore:
         Two round trips: the index, then every listed session's meta hash in one pipeline.
         """
         cutoff = time.time() - self._retention_ms / 1000
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             members = await self._redis.zrevrangebyscore(
                 scope_index_key(self._prefix, scope), "+inf", cutoff, start=0, num=limit
             )
@@ -218,7 +205,7 @@ class RedisSessionStore:
         return found
 
     async def claim_event(self, event_id: str, ttl: float) -> bool:
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             claimed = await self._redis.set(
                 event_key(self._prefix, event_id), b"1", nx=True, px=max(1, round(ttl * 1000))
             )
@@ -239,7 +226,7 @@ class RedisSessionStore:
                 sleep=LOCK_POLL_SECONDS,
                 thread_local=False,
             )
-            with self._unavailable_on_error():
+            with unavailable_on_error(self._url):
                 await redis_lock.acquire()
             renewer = asyncio.create_task(self._keep_renewing(redis_lock, session_id))
             try:
@@ -256,7 +243,7 @@ class RedisSessionStore:
         return 0
 
     async def ping(self) -> None:
-        with self._unavailable_on_error():
+        with unavailable_on_error(self._url):
             await self._redis.ping()
 
     async def close(self) -> None:
@@ -279,7 +266,7 @@ class RedisSessionStore:
             except LockNotOwnedError:
                 log.warning("lock of session %s expired while held; stopped renewing", session_id)
                 return
-            except _SERVER_ERRORS as exc:
+            except SERVER_ERRORS as exc:
                 log.warning(
                     "could not renew lock of session %s (%s); retrying",
                     session_id,
@@ -308,17 +295,10 @@ class RedisSessionStore:
             await redis_lock.release()
         except LockNotOwnedError:
             log.warning("lock of session %s had expired before its holder released it", session_id)
-        except _SERVER_ERRORS as exc:
+        except SERVER_ERRORS as exc:
             log.debug("releasing session %s: %s", session_id, describe_failure(exc, self._url))
             return False
         return True
-
-    @contextmanager
-    def _unavailable_on_error(self) -> Iterator[None]:
-        try:
-            yield
-        except _SERVER_ERRORS as exc:
-            raise StoreUnavailable(self._url, describe_failure(exc, self._url)) from exc
 
 
 def _client(url: str) -> Redis:

@@ -62,6 +62,7 @@ from stores.models import (
     utcnow,
 )
 from stores.sql_engine import EngineUse, create_store_engine, is_sqlite, unavailable_on_error
+from stores.sql_inbox import SQLInbox
 from stores.sql_lease import EXPIRED_LEASES, SessionLeases
 from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
 
@@ -124,6 +125,13 @@ class SQLSessionStore:
         self._write_lock = asyncio.Lock() if self._sqlite else None
         self._local_locks = KeyedLocks()
         self._leases = None if self._sqlite else SessionLeases(self._engine, url, lock_ttl=lock_ttl)
+        self.inbox = SQLInbox(
+            self._engine,
+            url,
+            insert=self._insert,
+            writing=self._writing,
+            claim_attempts=self._claim_attempts,
+        )
 
     async def prepare(self, *, migrate: bool) -> None:
         """Apply pending migrations, or (with `migrate=False`) check none are pending."""
@@ -301,6 +309,7 @@ class SQLSessionStore:
                 await conn.execute(delete(ClaimedEvent).where(ClaimedEvent.expires_at <= now))
                 if self._leases is not None:
                     await conn.execute(EXPIRED_LEASES)
+        await self.inbox.purge(older_than=self._retention)
         if purged.rowcount:
             log.info(
                 "purged %d sessions untouched since %s", purged.rowcount, now - self._retention

@@ -87,3 +87,27 @@ class SessionLock(Base):
     session_id: Mapped[str] = mapped_column(Text, primary_key=True)
     holder: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PendingQuestionRow(Base):
+    """A question received and not yet answered (`stores.base.Inbox`), owned by the
+    process `owner` while that process's `inbox_owners` row is alive."""
+
+    __tablename__ = "pending_questions"
+    __table_args__ = (Index("ix_pending_questions_session_id", "session_id"),)
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    session_id: Mapped[str] = mapped_column(Text)
+    ts: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InboxOwner(Base):
+    """A process answering questions, alive until `alive_until` (which it keeps pushing)."""
+
+    __tablename__ = "inbox_owners"
+
+    owner: Mapped[str] = mapped_column(Text, primary_key=True)
+    alive_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,9 +11,16 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stores import SessionStore, open_store, scope_of
-from stores.redis import turns_key
+from stores.redis_keys import turns_key
 from stores.sql_engine import create_store_engine
-from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
+from stores.sql_schema import (
+    ClaimedEvent,
+    InboxOwner,
+    PendingQuestionRow,
+    SessionLock,
+    SessionRow,
+    TurnRow,
+)
 from tests.external_servers import postgres_url
 
 BACKENDS = ("memory", "sqlite", "redis", "postgres")
@@ -169,6 +176,13 @@ class PostgresBackend(SQLBackend):
     async def close(self) -> None:
         """Empty the tables: the schema is shared by every test of the run."""
         async with self.raw.begin() as conn:
-            for table in (TurnRow, SessionRow, ClaimedEvent, SessionLock):
+            for table in (
+                TurnRow,
+                SessionRow,
+                ClaimedEvent,
+                SessionLock,
+                PendingQuestionRow,
+                InboxOwner,
+            ):
                 await conn.execute(table.__table__.delete())
         await super().close()
