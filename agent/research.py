@@ -23,7 +23,7 @@ from agent import log_context, metrics
 from agent.factory import AgentParts
 from agent.orchestrator import AgentResult
 from agent.progress import ProgressCallback, ProgressEvent, emit
-from stores import HistoryPage, SessionInfo, SessionStore, StoreUnavailable
+from stores import HistoryPage, PendingQuestion, SessionInfo, SessionStore, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -143,6 +143,31 @@ class ResearchService:
         """True the first time `key` is claimed by any process sharing the store."""
         store = self._opened()[1]
         return await self._there(store.claim_event(key, ttl))
+
+    async def hold(self, question: PendingQuestion, ttl: float) -> bool:
+        """Claim the message (false if some process already has) and keep it in the shared
+        store until `settle`, so that it outlives this process (`stores.base.Inbox`)."""
+        store = self._opened()[1]
+        return await self._there(store.inbox.hold(question, ttl))
+
+    async def waiting(self, session_id: str) -> list[PendingQuestion]:
+        """The session's questions not yet settled, in Slack's order, whoever holds them."""
+        store = self._opened()[1]
+        return await self._there(store.inbox.waiting(session_id))
+
+    async def settle(self, session_id: str, key: str) -> None:
+        store = self._opened()[1]
+        await self._there(store.inbox.settle(session_id, key))
+
+    async def beat(self, owner: str, ttl: float) -> None:
+        """Keep `owner`'s held questions its own for `ttl` seconds more."""
+        store = self._opened()[1]
+        await self._there(store.inbox.beat(owner, ttl))
+
+    async def adopt(self, owner: str, limit: int) -> list[PendingQuestion]:
+        """Make up to `limit` questions of processes that stopped beating `owner`'s."""
+        store = self._opened()[1]
+        return await self._there(store.inbox.adopt(owner, limit))
 
     async def purge_expired(self) -> int:
         store = self._opened()[1]

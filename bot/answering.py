@@ -1,19 +1,27 @@
-"""Answering questions in threads: deduplicated, one at a time per thread, in order.
+"""Answering questions in threads: exactly once, one at a time per thread, in Slack's order.
 
-Bolt acknowledges Slack at once; the listener claims the message (`claim`, so a retry or
-the mention/message double delivery is dropped) and queues it (`enqueue`). Each thread
-with queued questions gets one worker task that answers them in arrival order, so a
-second question waits for (and sees) the first answer. Workers are plain asyncio tasks,
+Before Slack is acknowledged, the listener `take`s the message: claimed (so a retry or the
+mention/message double delivery is dropped) and held in the shared store's inbox under
+this process's name. Then it is queued (`enqueue`). Each thread with queued questions gets
+one worker task that answers them in Slack's order; before each, it waits while an older
+question of the thread, held by another process, is unanswered, so a thread's questions
+are answered in order whichever instance received them. Workers are plain asyncio tasks,
 one per busy thread, so long runs never starve new threads.
-Whatever fails, the thread hears back: an apology with a reference id and a retry button.
+
+While this process lives it beats in the inbox; when it stops beating (killed, out of
+memory, its machine gone), another process adopts its unanswered questions and answers
+them, or this one does after a restart under its new name. A question leaves the inbox
+once its thread has the reply. Whatever fails, the thread hears back: an apology with a
+reference id and a retry button.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
-from collections import deque
+import socket
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -21,11 +29,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, ResearchService, RunTimeout, log_context
+from agent.progress import PhaseStarted
 from bot.blocks import Message, answer_messages, error_blocks, message_payload, retry_actions
 from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
 from bot.status_message import StatusUpdater, ThreadProgress
-from stores import StoreUnavailable
+from stores import PendingQuestion, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +44,21 @@ RESTARTED = "Sorry, Dexter restarted before it could answer this. Please try aga
 @dataclass(frozen=True, slots=True)
 class AnsweringConfig:
     progress_interval: float
+    lease: float
+    """Seconds after this process's last beat before others adopt its questions."""
     dedupe_ttl: float = 3600.0
     recent_events: int = 10_000
+    turn_poll: float = 0.25
+    """Seconds between looks at the inbox while an older question of the thread is answered
+    by another process."""
+    wait_notice: float = 1.0
+    """A wait for the turn longer than this is shown as the `waiting` phase."""
+    adopt_batch: int = 50
+
+
+def owner_name() -> str:
+    """This process's name in the inbox: readable in logs, new at every start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class ThreadAnswerer:
@@ -53,8 +75,12 @@ class ThreadAnswerer:
         self.client = client
         self.updater = updater
         self.config = config
-        self._queues: dict[str, deque[Question]] = {}
+        self.owner = owner_name()
+        self._queues: dict[str, list[Question]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        self._beating: asyncio.Task[None] | None = None
+        self._unsettled: dict[str, str] = {}
+        """Answered questions whose `settle` met a store outage: key → session id."""
         # Slack delivers one mention as `app_mention` and `message` within milliseconds;
         # the second is dropped here without a store write, also while the store is down.
         self._seen: TTLCache[str, bool] = TTLCache(
@@ -66,20 +92,37 @@ class ThreadAnswerer:
         """Whether this process has questions of the thread queued or in progress."""
         return session_id in self._queues
 
-    async def claim(self, question: Question) -> bool:
-        """True the first time this Slack message is seen, whichever event or retry brings it."""
-        return await self.claim_key(question.event_key)
+    async def start(self) -> None:
+        """Beat in the inbox from now on, adopting the questions of processes that stopped."""
+        await self._beat_and_adopt()
+        self._beating = asyncio.create_task(self._keep_beating(), name="inbox beat")
+
+    async def take(self, question: Question, *, to_answer: bool) -> bool:
+        """True the first time this Slack message is seen, whichever event or retry brings
+        it, in this process or any sharing the store. A question `to_answer` is also held
+        in the inbox until its thread has the reply."""
+        return await self._first(question.event_key, self._pending(question) if to_answer else None)
 
     async def claim_key(self, key: str) -> bool:
-        """True the first time `key` is claimed, in this process or any sharing the store."""
+        """True the first time `key` (a button press, say) is claimed by any process."""
+        return await self._first(key, None)
+
+    async def _first(self, key: str, held: PendingQuestion | None) -> bool:
         if self._seen.get(key):
             log.info("skipping %s: already taken here", key)
             DEDUPE_HITS.labels("here").inc()
             return False
         self._seen[key] = True
+        ttl = self.config.dedupe_ttl
         try:
-            first = await self.research.claim(key, self.config.dedupe_ttl)
+            if held is not None:
+                first = await self.research.hold(held, ttl)
+            else:
+                first = await self.research.claim(key, ttl)
         except StoreUnavailable as exc:
+            # Going ahead can answer a message twice if Slack retries it to another instance
+            # during the outage; dropping it would answer it never. Slack retries only when
+            # the ack is late, so twice stays rare; never is what the person would see.
             log.warning("cannot deduplicate %s across processes, going ahead: %s", key, exc)
             first = True
         if not first:
@@ -87,14 +130,23 @@ class ThreadAnswerer:
             DEDUPE_HITS.labels("store").inc()
         return first
 
+    async def is_held(self, session_id: str) -> bool:
+        """Whether any process has questions of the thread not yet answered."""
+        return bool(await self.research.waiting(session_id))
+
     def enqueue(self, question: Question) -> None:
-        """Queue `question` behind its thread's earlier ones, starting a worker if idle."""
+        """Queue `question` among its thread's others in Slack's order, starting a worker
+        if the thread has none."""
         session_id = question.thread.session_id
         queue = self._queues.get(session_id)
         if queue is not None:
-            queue.append(question)
+            order = self._pending(question).order
+            later = [
+                i for i, queued in enumerate(queue[1:], 1) if self._pending(queued).order > order
+            ]
+            queue.insert(later[0] if later else len(queue), question)
             return
-        self._queues[session_id] = deque([question])
+        self._queues[session_id] = [question]
         worker = asyncio.create_task(self._work(session_id), name=f"answer {session_id}")
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
@@ -107,6 +159,9 @@ class ThreadAnswerer:
     async def close(self, grace: float) -> None:
         """On shutdown: let answers finish for `grace` seconds, then stop the rest, whose
         threads are told to try again (Slack will not redeliver a claimed message)."""
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
         if not self._workers:
             return
         _, unfinished = await asyncio.wait(set(self._workers), timeout=grace)
@@ -119,7 +174,7 @@ class ThreadAnswerer:
         try:
             while queue:
                 await self.answer(queue[0])
-                queue.popleft()
+                queue.pop(0)
         except asyncio.CancelledError:
             # The question in progress has replaced its own status with the notice.
             await asyncio.shield(self._ask_to_retry(list(queue)[1:]))
@@ -139,6 +194,7 @@ class ThreadAnswerer:
                 )
             except Exception:
                 log.exception("could not tell the thread about ref %s", reference)
+            await self._settle(question)
 
     async def answer(self, question: Question) -> None:
         """Research `question` with progress in its thread; never raises."""
@@ -153,6 +209,7 @@ class ThreadAnswerer:
         )
         try:
             await progress.start()
+            await self._wait_for_turn(question, progress)
             result = await self.research.answer(
                 question.text,
                 session_id=question.thread.session_id,
@@ -172,6 +229,76 @@ class ThreadAnswerer:
             raise
         except Exception as exc:  # the thread must hear back whatever went wrong
             await self._apologise(question, progress, exc)
+        await self._settle(question)
+
+    async def _wait_for_turn(self, question: Question, progress: ThreadProgress) -> None:
+        """Wait while an older question of the thread, held by another process, has no
+        answer yet: its answer belongs before this one, and in this one's context."""
+        session_id = question.thread.session_id
+        waited = 0.0
+        while True:
+            try:
+                held = await self.research.waiting(session_id)
+            except StoreUnavailable:
+                return  # the answer meets the outage too, and says so
+            if not any(q.order < question.order and q.owner != self.owner for q in held):
+                return
+            if waited < self.config.wait_notice <= waited + self.config.turn_poll:
+                await progress.on_event(PhaseStarted(phase="waiting"))
+            await asyncio.sleep(self.config.turn_poll)
+            waited += self.config.turn_poll
+
+    def _pending(self, question: Question) -> PendingQuestion:
+        return PendingQuestion(
+            key=question.event_key,
+            session_id=question.thread.session_id,
+            ts=question.ts,
+            owner=self.owner,
+            payload=question.to_json(),
+        )
+
+    async def _settle(self, question: Question) -> None:
+        """The thread has its reply: the question leaves the inbox (later, if the store is
+        down now; until then no other process adopts it, as this one still beats)."""
+        session_id, key = question.thread.session_id, question.event_key
+        try:
+            await asyncio.shield(self.research.settle(session_id, key))
+        except StoreUnavailable as exc:
+            log.warning("could not settle %s, will retry: %s", key, exc)
+            self._unsettled[key] = session_id
+
+    async def _keep_beating(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.lease / 3)
+            await self._beat_and_adopt()
+
+    async def _beat_and_adopt(self) -> None:
+        """Beat, settle what an outage left, and answer what stopped processes held."""
+        try:
+            await self.research.beat(self.owner, self.config.lease)
+            for key, session_id in list(self._unsettled.items()):
+                await self.research.settle(session_id, key)
+                del self._unsettled[key]
+            adopted = await self.research.adopt(self.owner, self.config.adopt_batch)
+        except StoreUnavailable as exc:
+            log.warning("inbox beat missed: %s", exc)
+            return
+        for pending in sorted(adopted, key=lambda q: q.order):  # each thread's in Slack's order
+            try:
+                question = Question.from_json(pending.payload)
+            except ValueError as exc:
+                log.warning("dropping unreadable question %s: %s", pending.key, exc)
+                await self._settle_key(pending)
+                continue
+            log.info("adopted %s from a process that stopped", pending.key)
+            self._seen[pending.key] = True
+            self.enqueue(question)
+
+    async def _settle_key(self, pending: PendingQuestion) -> None:
+        try:
+            await self.research.settle(pending.session_id, pending.key)
+        except StoreUnavailable:
+            self._unsettled[pending.key] = pending.session_id
 
     async def _stopped(self, question: Question, progress: ThreadProgress) -> None:
         """Put the restart notice with Try again where the answer was being prepared."""

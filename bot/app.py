@@ -28,6 +28,7 @@ from bot.answering import AnsweringConfig, ThreadAnswerer
 from bot.listener_services import BotServices
 from bot.status_message import StatusUpdater
 from bot.thread_history import ThreadHistory
+from stores import DEFAULT_LOCK_TTL
 
 
 class _ExpectedTokenNotices(logging.Filter):
@@ -56,6 +57,8 @@ class SlackConfig:
     follow_up_without_mention: bool = True
     progress_interval: float = 1.2
     shutdown_grace: float = 20.0
+    lease: float = DEFAULT_LOCK_TTL
+    """Seconds after this process stops that others adopt its unanswered questions."""
     max_question_chars: int = MAX_QUESTION_CHARS
 
 
@@ -130,8 +133,9 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
         research,
         client,
         StatusUpdater(web_client(config, session, wait_out_rate_limits=False)),
-        AnsweringConfig(progress_interval=config.progress_interval),
+        AnsweringConfig(progress_interval=config.progress_interval, lease=config.lease),
     )
+    await answerer.start()
     services = BotServices(
         answerer=answerer,
         history=ThreadHistory(research, client),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.threads import ThreadRef, is_slack_ts
+from stores import slack_order
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,50 @@ class Question:
         return f"slack-message:{self.thread.team}:{self.thread.channel}:{self.ts}"
 
     @property
+    def order(self) -> tuple[int, int]:
+        """Where Slack put the message in the conversation."""
+        return slack_order(self.ts)
+
+    @property
     def in_thread(self) -> bool:
         return self.thread.thread_ts != self.ts
+
+    def to_json(self) -> str:
+        """The question as the shared store keeps it until answered (`stores.Inbox`)."""
+        thread = self.thread
+        return json.dumps(
+            {
+                "team": thread.team,
+                "channel": thread.channel,
+                "thread_ts": thread.thread_ts,
+                "ts": self.ts,
+                "user": self.user,
+                "text": self.text,
+                "mentioned": self.mentioned,
+                "is_dm": self.is_dm,
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, raw: str) -> Question:
+        """The question `to_json` wrote; `ValueError` if it is not one."""
+        try:
+            fields = json.loads(raw)
+            thread = ThreadRef.checked(fields["team"], fields["channel"], fields["thread_ts"])
+            question = cls(
+                thread=thread,
+                ts=str(fields["ts"]),
+                user=str(fields["user"]),
+                text=str(fields["text"]),
+                mentioned=bool(fields["mentioned"]),
+                is_dm=bool(fields["is_dm"]),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a stored question: {exc!r}") from exc
+        if not is_slack_ts(question.ts):
+            raise ValueError(f"not a stored question: ts {question.ts!r}")
+        return question
 
     @property
     def command(self) -> ThreadCommand | None:

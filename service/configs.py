@@ -115,5 +115,6 @@ def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
         follow_up_without_mention=settings.dexter_follow_up_without_mention,
         progress_interval=settings.dexter_progress_interval,
         shutdown_grace=settings.dexter_shutdown_grace,
+        lease=settings.dexter_lock_ttl,
         max_question_chars=settings.dexter_max_query_chars,
     )

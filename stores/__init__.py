@@ -19,6 +19,7 @@ from stores.base import (
     DEFAULT_REDIS_PREFIX,
     DEFAULT_RETENTION_SECONDS,
     Coordination,
+    Inbox,
     SessionHistory,
     SessionStore,
     StoreError,
@@ -26,13 +27,24 @@ from stores.base import (
     UnsupportedStoreURL,
     redact_url,
 )
-from stores.models import HistoryPage, MessageHistory, SessionInfo, Source, Turn, scope_of
+from stores.models import (
+    HistoryPage,
+    MessageHistory,
+    PendingQuestion,
+    SessionInfo,
+    Source,
+    Turn,
+    scope_of,
+    slack_order,
+)
 
 __all__ = [
     "SUPPORTED_SCHEMES",
     "Coordination",
     "HistoryPage",
+    "Inbox",
     "MessageHistory",
+    "PendingQuestion",
     "SessionHistory",
     "SessionInfo",
     "SessionStore",
@@ -44,6 +56,7 @@ __all__ = [
     "open_store",
     "redact_url",
     "scope_of",
+    "slack_order",
     "with_driver",
 ]
 

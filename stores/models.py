@@ -132,6 +132,11 @@ class PendingQuestion:
 
     @property
     def order(self) -> tuple[int, int]:
-        """`ts` as a sortable pair: "1700000000.000100" sorts as (1700000000, 100)."""
-        seconds, _, fraction = self.ts.partition(".")
-        return int(seconds), int(fraction.ljust(6, "0")[:6] or 0)
+        return slack_order(self.ts)
+
+
+def slack_order(ts: str) -> tuple[int, int]:
+    """Slack's timestamp as a sortable pair: "1700000000.000100" is (1700000000, 100).
+    Raises `ValueError` for anything else."""
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds), int(fraction.ljust(6, "0")[:6] or 0)

@@ -131,6 +131,7 @@ class SQLSessionStore:
             insert=self._insert,
             writing=self._writing,
             claim_attempts=self._claim_attempts,
+            sqlite=self._sqlite,
         )
 
     async def prepare(self, *, migrate: bool) -> None:

@@ -1,23 +1,21 @@
 """The inbox in SQL: a row per question not yet answered, a row per answering process.
 
-`hold` claims the message and inserts its row in one transaction. `adopt` is a single
-UPDATE … RETURNING over the rows whose owner is no longer alive; on PostgreSQL the rows
-are picked with `FOR UPDATE SKIP LOCKED`, so processes adopting at the same moment take
-different questions instead of queueing on each other's, and a row another transaction
-is adopting is never handed out twice. SQLite runs one writer at a time, which gives the
-same guarantee.
+`hold` claims the message and inserts its row in one transaction. `adopt` takes the rows
+whose owner is no longer alive; on PostgreSQL they are picked with `FOR UPDATE SKIP
+LOCKED`, so processes adopting at the same moment take different questions instead of
+queueing on each other's, and no row is handed out twice. SQLite runs one writer at a
+time, which gives the same guarantee.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Executable, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Executable, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stores.models import PendingQuestion, utcnow
 from stores.sql_engine import unavailable_on_error
@@ -37,7 +35,9 @@ class SQLInbox:
         insert: Callable[[Any], Any],
         writing: Callable[[], AbstractAsyncContextManager[Any]],
         claim_attempts: ClaimAttempts,
+        sqlite: bool,
     ) -> None:
+        self._sqlite = sqlite
         self._engine = engine
         self._url = url
         self._insert = insert
@@ -99,34 +99,67 @@ class SQLInbox:
                 await conn.execute(upsert)
 
     async def adopt(self, owner: str, limit: int) -> list[PendingQuestion]:
-        candidate = aliased(PendingQuestionRow)
+        """On PostgreSQL the orphans are locked `FOR UPDATE SKIP LOCKED`, then their owners
+        are checked again: a row another process adopted after this statement's snapshot
+        comes back locked with its new, living owner (READ COMMITTED's recheck of a locked
+        row does not re-run the liveness subquery reliably), and is left to it. On SQLite,
+        one writer at a time, a single UPDATE … RETURNING is enough."""
         alive = select(InboxOwner.owner).where(
-            InboxOwner.owner == candidate.owner, InboxOwner.alive_until > utcnow()
+            InboxOwner.owner == PendingQuestionRow.owner, InboxOwner.alive_until > utcnow()
         )
-        orphans = (
-            select(candidate.key)
-            .where(~alive.exists())
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        take_over = (
-            update(PendingQuestionRow)
-            .where(PendingQuestionRow.key.in_(orphans.scalar_subquery()))
-            .values(owner=owner)
-            .returning(
-                PendingQuestionRow.key,
-                PendingQuestionRow.session_id,
-                PendingQuestionRow.ts,
-                PendingQuestionRow.payload,
-            )
+        orphaned = ~alive.exists()
+        columns = (
+            PendingQuestionRow.key,
+            PendingQuestionRow.session_id,
+            PendingQuestionRow.ts,
+            PendingQuestionRow.payload,
         )
         with unavailable_on_error(self._url):
             async with self._writing(), self._engine.begin() as conn:
-                rows = (await conn.execute(take_over)).all()
+                rows: Sequence[tuple[Any, ...]]
+                if self._sqlite:
+                    take_over = update(PendingQuestionRow).where(orphaned).values(owner=owner)
+                    limited = select(PendingQuestionRow.key).where(orphaned).limit(limit)
+                    rows = (
+                        await conn.execute(
+                            take_over.where(
+                                PendingQuestionRow.key.in_(limited.scalar_subquery())
+                            ).returning(*columns)
+                        )
+                    ).all()
+                else:
+                    rows = await self._lock_and_take(conn, owner, orphaned, limit, columns)
         return [
             PendingQuestion(key, session_id, ts, owner, payload)
             for key, session_id, ts, payload in rows
         ]
+
+    async def _lock_and_take(
+        self,
+        conn: AsyncConnection,
+        owner: str,
+        orphaned: ColumnElement[bool],
+        limit: int,
+        columns: tuple[Any, ...],
+    ) -> list[tuple[Any, ...]]:
+        locked = (
+            await conn.execute(
+                select(PendingQuestionRow.owner, *columns)
+                .where(orphaned)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        living = select(InboxOwner.owner).where(InboxOwner.alive_until > utcnow())
+        alive_now = set((await conn.execute(living)).scalars())
+        taken = [tuple(row[1:]) for row in locked if row[0] not in alive_now]
+        if taken:
+            await conn.execute(
+                update(PendingQuestionRow)
+                .where(PendingQuestionRow.key.in_([row[0] for row in taken]))
+                .values(owner=owner)
+            )
+        return taken
 
     async def purge(self, older_than: timedelta) -> None:
         """Forget owners gone for good and questions left unanswered for `older_than`."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from agent.factory import AgentParts, build_agent
 from service.configs import research_config
@@ -21,6 +26,10 @@ from standins.market_data import (
 from standins.openai_server import API_KEY as MODEL_KEY
 from standins.openai_server import OpenAIStandin, model, openai_server
 from standins.slack_api import clean_slack_api_fixture, slack_api_fixture
+from stores import open_store
+from stores.sql_engine import create_store_engine
+from tests.external_servers import POSTGRES_HOST, POSTGRES_PORT, need_service, postgres_url
+from tests.stores.backends import schema_url
 
 __all__ = [
     "clean_slack_api_fixture",
@@ -32,6 +41,7 @@ __all__ = [
 ]
 
 SettingsFactory = Callable[..., Settings]
+T = TypeVar("T")
 
 # Property tests draw the same examples every run, so a failure seen in CI replays locally.
 hypothesis_settings.register_profile("dexter", derandomize=True, deadline=None)
@@ -83,3 +93,40 @@ async def make_agent(make_settings: SettingsFactory) -> AsyncIterator[Callable[.
     yield make
     for parts in built:
         await parts.close()
+
+
+def run_in_fresh_loop(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from a sync session fixture, on a thread and loop of its own."""
+
+    async def run() -> T:
+        return await make()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A schema of this test run, migrated, dropped at the end."""
+    need_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    schema = f"dexter_test_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        engine = create_store_engine(postgres_url())
+        async with engine.begin() as conn:
+            await conn.execute(CreateSchema(schema))
+        await engine.dispose()
+        store = await open_store(schema_url(schema), migrate=True)
+        await store.close()
+
+    async def drop() -> None:
+        engine = create_store_engine(postgres_url())
+        async with engine.begin() as conn:
+            await conn.execute(DropSchema(schema, cascade=True))
+        await engine.dispose()
+
+    run_in_fresh_loop(create)
+    try:
+        yield schema
+    finally:
+        run_in_fresh_loop(drop)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.events.assistant import on_assistant_thread_started
-from bot.events.questions import on_mention, on_message
+from bot.events.questions import on_question, take_mention, take_message
 
 
 def register(app: AsyncApp) -> None:
-    app.event("app_mention")(on_mention)
+    app.event("app_mention", middleware=[take_mention])(on_question)
     app.event("assistant_thread_started")(on_assistant_thread_started)
-    app.event("message")(on_message)
+    app.event("message", middleware=[take_message])(on_question)

@@ -10,28 +10,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy.schema import CreateSchema, DropSchema
 
-from stores import SessionStore, open_store
-from stores.sql_engine import create_store_engine
+from stores import SessionStore
 from tests.external_servers import (
-    POSTGRES_HOST,
-    POSTGRES_PORT,
     REDIS_HOST,
     REDIS_PORT,
     need_service,
-    postgres_url,
     redis_url,
 )
 from tests.stores.backends import (
@@ -46,43 +37,6 @@ from tests.stores.backends import (
 from tests.stores.processes import Worker
 
 T = TypeVar("T")
-
-
-def run_in_fresh_loop(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine from a sync session fixture, on a thread and loop of its own."""
-
-    async def run() -> T:
-        return await make()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, run()).result()
-
-
-@pytest.fixture(scope="session")
-def postgres_schema() -> Iterator[str]:
-    """A schema of this test run, migrated, dropped at the end."""
-    need_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-    schema = f"dexter_test_{os.getpid()}_{secrets.token_hex(4)}"
-
-    async def create() -> None:
-        engine = create_store_engine(postgres_url())
-        async with engine.begin() as conn:
-            await conn.execute(CreateSchema(schema))
-        await engine.dispose()
-        store = await open_store(schema_url(schema), migrate=True)
-        await store.close()
-
-    async def drop() -> None:
-        engine = create_store_engine(postgres_url())
-        async with engine.begin() as conn:
-            await conn.execute(DropSchema(schema, cascade=True))
-        await engine.dispose()
-
-    run_in_fresh_loop(create)
-    try:
-        yield schema
-    finally:
-        run_in_fresh_loop(drop)
 
 
 @pytest.fixture
