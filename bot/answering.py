@@ -22,29 +22,49 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, ResearchService, RunTimeout, log_context
-from agent.progress import PhaseStarted
-from bot.blocks import Message, answer_messages, error_blocks, message_payload, retry_actions
+from agent.progress import PhaseStarted, ProgressEvent
+from bot.answer_stream import StreamedAnswer
+from bot.blocks import Message, error_blocks, message_payload, retry_actions
 from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
 from bot.status_message import StatusUpdater, ThreadProgress
-from stores import PendingQuestion, StoreUnavailable
+from stores import PendingQuestion, Source, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 RESTARTED = "Sorry, Dexter restarted before it could answer this. Please try again."
 
 
+STREAMING_UNAVAILABLE = frozenset(
+    {"unknown_method", "not_allowed_token_type", "missing_scope", "feature_not_enabled"}
+)
+"""`chat.startStream` errors that mean streams will not work for this app at all."""
+
+
+class AnswerView(Protocol):
+    """How an answer in progress shows in its thread: streamed, or a status message."""
+
+    async def on_event(self, event: ProgressEvent) -> None: ...
+
+    async def answered(self, answer: str, sources: Sequence[Source]) -> None: ...
+
+    async def failed(self, message: Message) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AnsweringConfig:
     progress_interval: float
     lease: float
+    streaming: bool
     """Seconds after this process's last beat before others adopt its questions."""
     dedupe_ttl: float = 3600.0
     recent_events: int = 10_000
@@ -79,6 +99,7 @@ class ThreadAnswerer:
         self._queues: dict[str, list[Question]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
+        self._streaming_refused: str | None = None
         self._unsettled: dict[str, str] = {}
         """Answered questions whose `settle` met a store outage: key → session id."""
         # Slack delivers one mention as `app_mention` and `message` within milliseconds;
@@ -199,7 +220,7 @@ class ThreadAnswerer:
     async def answer(self, question: Question) -> None:
         """Research `question` with progress in its thread; never raises."""
         log_context.about(question.thread.session_id, question.event_key)
-        progress = ThreadProgress(
+        status = ThreadProgress(
             self.client,
             self.updater,
             question.thread,
@@ -207,8 +228,9 @@ class ThreadAnswerer:
             interval=self.config.progress_interval,
             assistant_thread=question.is_dm,
         )
+        progress: AnswerView = status
         try:
-            await progress.start()
+            progress = await self._show_progress(question, status)
             await self._wait_for_turn(question, progress)
             result = await self.research.answer(
                 question.text,
@@ -216,7 +238,7 @@ class ThreadAnswerer:
                 user=question.user,
                 on_progress=progress.on_event,
             )
-            await progress.finish(answer_messages(result.answer, result.sources))
+            await progress.answered(result.answer, result.sources)
             log.info(
                 "answered %s in %.2f s, %d tokens, phases %s",
                 question.thread.session_id,
@@ -231,7 +253,32 @@ class ThreadAnswerer:
             await self._apologise(question, progress, exc)
         await self._settle(question)
 
-    async def _wait_for_turn(self, question: Question, progress: ThreadProgress) -> None:
+    async def _show_progress(self, question: Question, fallback: ThreadProgress) -> AnswerView:
+        """The answer streamed with its plan where Slack allows it, else the status message."""
+        if self.config.streaming and self._streaming_refused is None:
+            stream = StreamedAnswer(
+                self.client,
+                question.thread,
+                user=question.user,
+                question=question.text,
+                interval=self.config.progress_interval,
+            )
+            try:
+                await stream.start()
+                return stream
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                if error in STREAMING_UNAVAILABLE:
+                    self._streaming_refused = error
+                    log.warning(
+                        "Slack refuses chat streaming (%s): status messages from now on", error
+                    )
+                else:
+                    log.warning("could not start a stream (%s): a status message this time", error)
+        await fallback.start()
+        return fallback
+
+    async def _wait_for_turn(self, question: Question, progress: AnswerView) -> None:
         """Wait while an older question of the thread, held by another process, has no
         answer yet: its answer belongs before this one, and in this one's context."""
         session_id = question.thread.session_id
@@ -300,15 +347,13 @@ class ThreadAnswerer:
         except StoreUnavailable:
             self._unsettled[pending.key] = pending.session_id
 
-    async def _stopped(self, question: Question, progress: ThreadProgress) -> None:
+    async def _stopped(self, question: Question, progress: AnswerView) -> None:
         """Put the restart notice with Try again where the answer was being prepared."""
         reference = secrets.token_hex(4)
         log.warning("shutting down while answering %s [ref %s]", question.event_key, reference)
         await _replace_status(progress, _try_again(RESTARTED, reference, question), reference)
 
-    async def _apologise(
-        self, question: Question, progress: ThreadProgress, exc: Exception
-    ) -> None:
+    async def _apologise(self, question: Question, progress: AnswerView, exc: Exception) -> None:
         reference = secrets.token_hex(4)
         if isinstance(exc, AgentError | StoreUnavailable | SlackApiError):
             log.error(
@@ -324,10 +369,10 @@ def _try_again(text: str, reference: str, question: Question) -> Message:
     return message_payload([*error_blocks(text, reference), retry_actions(question.ts)])
 
 
-async def _replace_status(progress: ThreadProgress, message: Message, reference: str) -> None:
+async def _replace_status(progress: AnswerView, message: Message, reference: str) -> None:
     """Put `message` where the status was; if Slack refuses, the log keeps the reference."""
     try:
-        await progress.finish([message])
+        await progress.failed(message)
     except Exception:
         log.exception("could not tell the thread about ref %s", reference)
 

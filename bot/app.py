@@ -55,6 +55,8 @@ class SlackConfig:
     signing_secret: str | None
     api_url: str = "https://slack.com/api/"
     follow_up_without_mention: bool = True
+    streaming: bool = True
+    """Stream answers with their plan (`chat.startStream`); False edits a status message."""
     progress_interval: float = 1.2
     shutdown_grace: float = 20.0
     lease: float = DEFAULT_LOCK_TTL
@@ -133,7 +135,11 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
         research,
         client,
         StatusUpdater(web_client(config, session, wait_out_rate_limits=False)),
-        AnsweringConfig(progress_interval=config.progress_interval, lease=config.lease),
+        AnsweringConfig(
+            progress_interval=config.progress_interval,
+            lease=config.lease,
+            streaming=config.streaming,
+        ),
     )
     await answerer.start()
     services = BotServices(

@@ -28,8 +28,10 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
+from bot.blocks import answer_messages
 from bot.rendering import clip_mrkdwn, escape_mrkdwn, to_mrkdwn
 from bot.threads import ThreadRef
+from stores import Source
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +208,14 @@ class ThreadProgress:
         if self._pending is None or self._pending.done():
             wait = max(0.0, self._last_shown + self.interval - time.monotonic())
             self._pending = asyncio.create_task(self._show_after(wait))
+
+    async def answered(self, answer: str, sources: Sequence[Source]) -> None:
+        """Put the answer where the status was."""
+        await self.finish(answer_messages(answer, sources))
+
+    async def failed(self, message: dict[str, Any]) -> None:
+        """Put `message` (an apology, a restart notice) where the status was."""
+        await self.finish([message])
 
     async def finish(self, messages: Sequence[dict[str, Any]]) -> list[str]:
         """Replace the status with the first message, post the rest; return their ts."""

@@ -113,6 +113,7 @@ def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
         signing_secret=secret(settings.slack_signing_secret),
         api_url=settings.slack_api_url,
         follow_up_without_mention=settings.dexter_follow_up_without_mention,
+        streaming=settings.dexter_streaming,
         progress_interval=settings.dexter_progress_interval,
         shutdown_grace=settings.dexter_shutdown_grace,
         lease=settings.dexter_lock_ttl,

@@ -10,7 +10,8 @@ It knows the methods Dexter calls, checks the bearer token, accepts form-encoded
 and query-string parameters (slack_sdk uses all three: JSON for `chat.postMessage`,
 query strings for `chat.getPermalink` and `chat.delete`), records every call, and refuses
 what Slack refuses: over-long text (`msg_too_long`), malformed or oversized blocks
-(`invalid_blocks`, `msg_blocks_too_long`), unknown channels when an allow-list is set.
+(`invalid_blocks`, `msg_blocks_too_long`), unknown channels when an allow-list is set,
+and streams Slack would refuse (`standins.slack_streams`).
 Tests can make the next calls of a method answer 429 with `Retry-After`, or fail.
 
 Fixtures: `slack_api` (one server for the session) and `clean_slack_api` (the same
@@ -27,12 +28,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from standins import slack_streams
 from standins.background import BackgroundServer
 
 BOT_TOKEN = "xoxb-dexter-test-token"
@@ -67,7 +70,15 @@ FIRST_TS = 1_700_000_000_000_100
 """The first `ts` handed out, in microseconds: "1700000000.000100"."""
 TS_STEP = 100
 
-_JSON_FIELDS = ("blocks", "attachments", "view", "prompts", "loading_messages", "metadata")
+_JSON_FIELDS = (
+    "blocks",
+    "attachments",
+    "view",
+    "prompts",
+    "loading_messages",
+    "metadata",
+    "chunks",
+)
 _TEXT_TYPES = ("plain_text", "mrkdwn")
 _BLOCK_TYPES = {
     "actions",
@@ -162,6 +173,9 @@ class SlackAPIServer:
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.replies": self._conversations_replies,
             "assistant.threads.setStatus": self._assistant_set_status,
+            "chat.startStream": self._chat_start_stream,
+            "chat.appendStream": self._chat_append_stream,
+            "chat.stopStream": self._chat_stop_stream,
         }
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -581,6 +595,47 @@ class SlackAPIServer:
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: status"])
         return {"ok": True}
 
+    def _chat_start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = _required(params, "channel", "channel_not_found")
+        with _stream_errors():
+            slack_streams.check_start(params)
+        message = self._bot_message({}, self._new_ts())
+        message["streaming_state"] = "in_progress"
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
+        slack_streams.apply_chunks(message, params)
+        self._store_message(channel, message)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _chat_append_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, message = self._streaming_message(params)
+        with _stream_errors():
+            slack_streams.check_content(params, required=True)
+        slack_streams.apply_chunks(message, params)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _chat_stop_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, message = self._streaming_message(params)
+        with _stream_errors():
+            slack_streams.check_content(params, required=False)
+        if params.get("blocks") is not None:
+            problems = _block_problems(params["blocks"], MESSAGE_BLOCK_LIMIT, "/blocks")
+            if problems:
+                raise SlackError("invalid_blocks", problems)
+            message["blocks"] = params["blocks"]
+        slack_streams.apply_chunks(message, params)
+        message["streaming_state"] = "completed"
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": dict(message)}
+
+    def _streaming_message(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        channel = _required(params, "channel", "channel_not_found")
+        message = self._find_message(channel, _required(params, "ts", "message_not_found"))
+        if message.get("bot_id") != BOT_ID:
+            raise SlackError("message_not_owned_by_app")
+        if message.get("streaming_state") != "in_progress":
+            raise SlackError("message_not_in_streaming_state")
+        return channel, message
+
     def _bot_message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {
             "type": "message",
@@ -628,6 +683,14 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             except json.JSONDecodeError as error:
                 raise SlackError(f"invalid_{name}_format") from error
     return params
+
+
+@contextmanager
+def _stream_errors() -> Iterator[None]:
+    try:
+        yield
+    except slack_streams.StreamRefused as refused:
+        raise SlackError(refused.error, refused.messages) from None
 
 
 def _required(params: dict[str, Any], name: str, error: str) -> str:

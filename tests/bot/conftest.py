@@ -45,6 +45,8 @@ async def start_dexter(
             "slack_api_url": clean_slack_api.url,
             "dexter_store_url": "memory://",
             "dexter_progress_interval": 0.05,
+            # the status-message path; tests of the streamed answer turn streaming on
+            "dexter_streaming": False,
             **overrides,
         }
         settings = make_settings(**values)

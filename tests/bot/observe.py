@@ -16,6 +16,11 @@ def is_answer(call: Any) -> bool:
     return has_sources(call.params.get("blocks"))
 
 
+def replies_begun(slack: Any) -> int:
+    """How many answers Dexter has begun to show: status messages posted, streams started."""
+    return len(slack.calls("chat.postMessage")) + len(slack.calls("chat.startStream"))
+
+
 def answers(slack: Any, thread_ts: str, channel: str = CHANNEL) -> list[dict[str, Any]]:
     """The thread's messages as they stand now that hold an answer."""
     return [

@@ -343,3 +343,109 @@ async def test_reset_forgets_everything_and_restarts_ts(
     assert (await client.chat_postMessage(channel=CHANNEL, text="again"))["ts"] == (
         "1700000000.000100"
     )
+
+
+# --- chat streaming ----------------------------------------------------------------------
+
+
+async def _stream(client: AsyncWebClient, **extra: Any) -> str:
+    response = await client.chat_startStream(
+        channel=CHANNEL,
+        thread_ts="1700000000.000001",
+        recipient_user_id="U0001",
+        recipient_team_id=TEAM_ID,
+        **extra,
+    )
+    return str(response["ts"])
+
+
+async def test_a_stream_keeps_its_text_tasks_and_plan_title(
+    client: AsyncWebClient, clean_slack_api: SlackAPIServer
+) -> None:
+    ts = await _stream(client, task_display_mode="plan")
+    task = {"type": "task_update", "id": "t1", "title": "income statements · AAPL"}
+    await client.chat_appendStream(
+        channel=CHANNEL,
+        ts=ts,
+        chunks=[{**task, "status": "in_progress"}, {"type": "markdown_text", "text": "Revenue "}],
+    )
+    await client.chat_stopStream(
+        channel=CHANNEL,
+        ts=ts,
+        chunks=[
+            {**task, "status": "complete", "details": "4 years"},
+            {"type": "plan_update", "title": "Researched"},
+            {"type": "markdown_text", "text": "rose."},
+        ],
+        blocks=[_section("*Sources:* x")],
+    )
+
+    [message] = clean_slack_api.messages(CHANNEL)
+    assert message["streaming_state"] == "completed"
+    assert message["text"] == "Revenue rose."
+    assert message["stream"]["tasks"]["t1"]["status"] == "complete"
+    assert message["stream"]["plan_title"] == "Researched"
+    assert message["blocks"] == [_section("*Sources:* x")]
+
+
+@pytest.mark.parametrize(
+    ("missing", "error"),
+    [
+        ("recipient_user_id", "missing_recipient_user_id"),
+        ("recipient_team_id", "missing_recipient_team_id"),
+    ],
+)
+async def test_a_stream_needs_its_recipient(
+    client: AsyncWebClient, missing: str, error: str
+) -> None:
+    arguments = {
+        "channel": CHANNEL,
+        "thread_ts": "1700000000.000001",
+        "recipient_user_id": "U0001",
+        "recipient_team_id": TEAM_ID,
+    }
+    del arguments[missing]
+    refused = await _error_of(client.chat_startStream(**arguments))
+    assert refused.response["error"] == error
+
+
+@pytest.mark.parametrize(
+    ("chunk", "error"),
+    [
+        ({"type": "sparkles"}, "invalid_chunks"),
+        ({"type": "task_update", "id": "t", "title": "x", "status": "done"}, "invalid_chunks"),
+        (
+            {"type": "task_update", "id": "t", "title": "x" * 257, "status": "pending"},
+            "invalid_chunks",
+        ),
+        ({"type": "markdown_text", "text": "x" * 12_001}, "msg_too_long"),
+    ],
+)
+async def test_chunks_slack_would_refuse_are_refused(
+    client: AsyncWebClient, chunk: dict[str, Any], error: str
+) -> None:
+    ts = await _stream(client)
+    refused = await _error_of(client.chat_appendStream(channel=CHANNEL, ts=ts, chunks=[chunk]))
+    assert refused.response["error"] == error
+
+
+async def test_a_stopped_stream_takes_nothing_more(client: AsyncWebClient) -> None:
+    ts = await _stream(client, markdown_text="Hello")
+    await client.chat_stopStream(channel=CHANNEL, ts=ts)
+
+    for call in (
+        client.chat_appendStream(channel=CHANNEL, ts=ts, markdown_text="more"),
+        client.chat_stopStream(channel=CHANNEL, ts=ts),
+    ):
+        refused = await _error_of(call)
+        assert refused.response["error"] == "message_not_in_streaming_state"
+
+
+async def test_an_append_without_content_or_a_bad_display_mode_is_refused(
+    client: AsyncWebClient,
+) -> None:
+    ts = await _stream(client)
+    refused = await _error_of(client.chat_appendStream(channel=CHANNEL, ts=ts))
+    assert refused.response["error"] == "no_text"
+    refused = await _error_of(_stream(client, task_display_mode="cards"))
+    assert refused.response["error"] == "invalid_arguments"

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from standins.slack_api import TEAM_ID
 from standins.slack_events import CHANNEL, SlackSender, mention, message
 from stores import open_store
-from tests.bot.observe import answers, wait_until
+from tests.bot.observe import answers, replies_begun, wait_until
 from tests.external_servers import REDIS_HOST, REDIS_PORT, need_service, redis_url
 from tests.service.conftest import until_serving
 from tests.stores.backends import schema_url
@@ -83,7 +83,7 @@ async def test_questions_of_a_killed_instance_are_answered_once_by_the_survivor(
             assert (await sender.event(event)).status_code == 200
     finally:
         await sender.close()
-    await wait_until(lambda: len(clean_slack_api.calls("chat.postMessage")) >= 3, within=30)
+    await wait_until(lambda: replies_begun(clean_slack_api) >= 3, within=30)
 
     doomed.kill()  # SIGKILL: no shutdown, no goodbye, locks and questions left behind
     doomed.wait()
@@ -138,7 +138,7 @@ async def test_a_lone_instance_answers_what_it_held_after_a_restart(
         assert (await sender.event(question)).status_code == 200
     finally:
         await sender.close()
-    await wait_until(lambda: clean_slack_api.calls("chat.postMessage"), within=30)
+    await wait_until(lambda: replies_begun(clean_slack_api), within=30)
     process.kill()
     process.wait()
     model.latency = 0.0

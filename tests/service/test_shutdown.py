@@ -12,7 +12,7 @@ import subprocess
 from typing import Any
 
 from standins.slack_events import CHANNEL, SlackSender, mention
-from tests.bot.observe import answers, wait_until
+from tests.bot.observe import answers, replies_begun, wait_until
 from tests.service.conftest import until_serving
 
 
@@ -25,7 +25,7 @@ async def ask(url: str, slack, questions: list[str]) -> list[dict[str, Any]]:
             assert (await sender.event(event)).status_code == 200
     finally:
         await sender.close()
-    await wait_until(lambda: len(slack.calls("chat.postMessage")) >= len(events), within=60)
+    await wait_until(lambda: replies_begun(slack) >= len(events), within=60)
     return events
 
 
