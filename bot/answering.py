@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent import AgentError, ModelError, ResearchService, RunTimeout, log_context
 from agent.progress import PhaseStarted, ProgressEvent
 from bot.answer_stream import StreamedAnswer
+from bot.assistant_threads import AssistantThreads
 from bot.blocks import Message, error_blocks, message_payload, retry_actions
 from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
@@ -100,6 +101,7 @@ class ThreadAnswerer:
         self._workers: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
         self._streaming_refused: str | None = None
+        self.assistant = AssistantThreads(client)
         self._unsettled: dict[str, str] = {}
         """Answered questions whose `settle` met a store outage: key → session id."""
         # Slack delivers one mention as `app_mention` and `message` within milliseconds;
@@ -239,6 +241,11 @@ class ThreadAnswerer:
                 on_progress=progress.on_event,
             )
             await progress.answered(result.answer, result.sources)
+            if question.is_dm:
+                first = result.turn is None or result.turn.seq == 1
+                await self.assistant.answered(
+                    question.thread, result.understanding, question.text, first=first
+                )
             log.info(
                 "answered %s in %.2f s, %d tokens, phases %s",
                 question.thread.session_id,

@@ -145,6 +145,7 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
     services = BotServices(
         answerer=answerer,
         history=ThreadHistory(research, client),
+        assistant=answerer.assistant,
         follow_up_without_mention=config.follow_up_without_mention,
         max_question_chars=config.max_question_chars,
     )

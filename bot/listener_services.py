@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.answering import ThreadAnswerer
+from bot.assistant_threads import AssistantThreads
 from bot.thread_history import ThreadHistory
 
 
@@ -15,6 +16,7 @@ from bot.thread_history import ThreadHistory
 class BotServices:
     answerer: ThreadAnswerer
     history: ThreadHistory
+    assistant: AssistantThreads
     follow_up_without_mention: bool
     max_question_chars: int
 

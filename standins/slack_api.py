@@ -50,6 +50,7 @@ APP_ID = "A0DEXTER"
 TEXT_LIMIT = 40_000
 """Slack truncates `text` past 40,000 characters; we refuse it with `msg_too_long`."""
 MESSAGE_BLOCK_LIMIT = 50
+SUGGESTED_PROMPTS_LIMIT = 4
 VIEW_BLOCK_LIMIT = 100
 SECTION_TEXT_LIMIT = 3000
 SECTION_FIELD_LIMIT = 2000
@@ -173,6 +174,8 @@ class SlackAPIServer:
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.replies": self._conversations_replies,
             "assistant.threads.setStatus": self._assistant_set_status,
+            "assistant.threads.setTitle": self._assistant_set_title,
+            "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
@@ -593,6 +596,35 @@ class SlackAPIServer:
         _required(params, "thread_ts", "invalid_thread_ts")
         if not isinstance(params.get("status"), str):
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: status"])
+        return {"ok": True}
+
+    def _assistant_set_title(self, params: dict[str, Any]) -> dict[str, Any]:
+        _required(params, "channel_id", "channel_not_found")
+        _required(params, "thread_ts", "invalid_thread_ts")
+        title = params.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: title"])
+        return {"ok": True}
+
+    def _assistant_set_suggested_prompts(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Up to four prompts, each with a title and a message (Slack's method page)."""
+        _required(params, "channel_id", "channel_not_found")
+        _required(params, "thread_ts", "invalid_thread_ts")
+        prompts = params.get("prompts")
+        if not isinstance(prompts, list) or not 1 <= len(prompts) <= SUGGESTED_PROMPTS_LIMIT:
+            raise SlackError("invalid_arguments", ["[ERROR] prompts must hold 1 to 4 prompts"])
+        for n, prompt in enumerate(prompts):
+            fields = [
+                prompt.get(name) if isinstance(prompt, dict) else None
+                for name in ("title", "message")
+            ]
+            if not all(isinstance(value, str) and value.strip() for value in fields):
+                raise SlackError(
+                    "invalid_arguments",
+                    [f"[ERROR] a prompt needs a title and a message [json-pointer:/prompts/{n}]"],
+                )
+        if "title" in params and not isinstance(params["title"], str):
+            raise SlackError("invalid_arguments", ["[ERROR] title must be a string"])
         return {"ok": True}
 
     def _chat_start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
