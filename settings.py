@@ -23,12 +23,11 @@ from stores import (
     DEFAULT_LOCK_TTL,
     DEFAULT_MAX_SESSIONS,
     DEFAULT_REDIS_PREFIX,
-    DEFAULT_RETENTION_SECONDS,
+    SECONDS_PER_DAY,
 )
 
 DEFAULT_SQLITE_PATH = Path("data/dexter.db")
 LogFormat = Literal["text", "json"]
-SECONDS_PER_DAY = 86_400
 
 
 def default(config: type, name: str) -> Any:
@@ -99,7 +98,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     dexter_sqlite_path: Path = DEFAULT_SQLITE_PATH
     dexter_redis_prefix: str = DEFAULT_REDIS_PREFIX
-    dexter_retention_days: float = Field(DEFAULT_RETENTION_SECONDS / SECONDS_PER_DAY, gt=0)
+    dexter_retention_days: float = Field(default(SlackConfig, "retention_days"), gt=0)
     dexter_memory_max_sessions: int = Field(
         DEFAULT_MAX_SESSIONS, ge=1, description="sessions a memory:// store keeps at most"
     )

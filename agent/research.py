@@ -139,6 +139,11 @@ class ResearchService:
         store = self._opened()[1]
         return await self._there(store.sessions(scope, limit))
 
+    async def threads_of(self, user: str, limit: int) -> list[SessionInfo]:
+        """The sessions `user` asked in, newest first."""
+        store = self._opened()[1]
+        return await self._there(store.sessions_of(user, limit))
+
     async def claim(self, key: str, ttl: float) -> bool:
         """True the first time `key` is claimed by any process sharing the store."""
         store = self._opened()[1]

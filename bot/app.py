@@ -25,10 +25,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent import MAX_QUESTION_CHARS, ResearchService
 from bot import actions, commands, events, shortcuts
 from bot.answering import AnsweringConfig, ThreadAnswerer
+from bot.app_home import AppHome
 from bot.listener_services import BotServices
 from bot.status_message import StatusUpdater
 from bot.thread_history import ThreadHistory
-from stores import DEFAULT_LOCK_TTL
+from stores import DEFAULT_LOCK_TTL, DEFAULT_RETENTION_DAYS
 
 
 class _ExpectedTokenNotices(logging.Filter):
@@ -60,6 +61,8 @@ class SlackConfig:
     progress_interval: float = 1.2
     shutdown_grace: float = 20.0
     lease: float = DEFAULT_LOCK_TTL
+    retention_days: float = DEFAULT_RETENTION_DAYS
+    """How long an unused thread is kept, as the App Home tab tells people."""
     """Seconds after this process stops that others adopt its unanswered questions."""
     max_question_chars: int = MAX_QUESTION_CHARS
 
@@ -142,10 +145,12 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
         ),
     )
     await answerer.start()
+    history = ThreadHistory(research, client)
     services = BotServices(
         answerer=answerer,
-        history=ThreadHistory(research, client),
+        history=history,
         assistant=answerer.assistant,
+        home=AppHome(research, history, retention_days=config.retention_days),
         follow_up_without_mention=config.follow_up_without_mention,
         max_question_chars=config.max_question_chars,
     )

@@ -38,6 +38,7 @@ ACTION_CLEAR_REQUEST = "dexter_clear_request"
 ACTION_CLEAR_CONFIRM = "dexter_clear_confirm"
 ACTION_CLEAR_CANCEL = "dexter_clear_cancel"
 ACTION_RETRY = "dexter_retry"
+ACTION_HOME_ERASE_ALL = "dexter_home_erase_all"
 
 MAX_BLOCKS_PER_MESSAGE = 50
 MAX_CONTEXT_ELEMENTS = 10
@@ -55,6 +56,7 @@ FALLBACK_TEXT_LIMIT = 3000
 
 MAX_SESSIONS_LISTED = 20
 MAX_TURNS_PER_PAGE = 10
+MAX_HOME_THREADS = 15
 SOURCE_TITLE_LIMIT = 80
 SOURCE_LINK_LIMIT = 1000
 LISTED_QUESTION_LIMIT = 150
@@ -188,6 +190,65 @@ def history_list_blocks(
         )
     if len(sessions) > len(shown):
         blocks.append(_context(f"Showing the {len(shown)} most recent of {len(sessions)}."))
+    return blocks
+
+
+def home_blocks(
+    sessions: Sequence[SessionInfo],
+    permalinks: Mapping[str, str | None],
+    *,
+    retention_days: float,
+    note: str | None = None,
+) -> list[Block]:
+    """The App Home tab: the person's recent threads, what Dexter keeps, erase-all."""
+    blocks: list[Block] = [{"type": "header", "text": _plain("Dexter")}]
+    if note:
+        blocks.append(_context(_escaped(note, ERROR_MESSAGE_LIMIT)))
+    if sessions:
+        blocks.append(_section("*Your recent threads*"))
+        blocks += [
+            _section(_session_line(s, permalinks.get(s.session_id)))
+            for s in sessions[:MAX_HOME_THREADS]
+        ]
+    else:
+        blocks.append(
+            _section(
+                "*You have no Dexter threads yet.*\nMention @Dexter with a question in a "
+                "channel, or message Dexter here; each thread keeps its own memory."
+            )
+        )
+    days = f"{retention_days:g} day" + ("" if retention_days == 1 else "s")
+    blocks += [
+        {"type": "divider"},
+        _section(
+            "*What Dexter keeps*\nFor each thread: the questions, the answers, a short "
+            "summary of each answer and its data sources, so that follow-ups make sense. "
+            f"A thread nobody uses for {days} is erased. Only threads you can still see "
+            "are listed here; `/dexter-clear` erases one thread."
+        ),
+    ]
+    if sessions:
+        count = _count(len(sessions), "thread")
+        confirm = _confirm_dialog(
+            title=f"Erase {count}?",
+            text=(
+                "Dexter forgets every thread listed here, other people's questions in them "
+                "included. This cannot be undone."
+            ),
+            confirm="Erase",
+            deny="Keep them",
+        )
+        blocks.append(
+            _actions(
+                _button(
+                    "Erase all my threads",
+                    ACTION_HOME_ERASE_ALL,
+                    "all",
+                    style="danger",
+                    confirm=confirm,
+                )
+            )
+        )
     return blocks
 
 

@@ -62,7 +62,7 @@ MAX_DEPTH_CHECKED = 3
 
 # The interactive payloads Dexter has listeners for, and the fields of each they read.
 INTERACTIONS: dict[str, dict[str, type]] = {
-    "block_actions": {"user": dict, "team": dict, "actions": list, "response_url": str},
+    "block_actions": {"user": dict, "team": dict, "actions": list},
     "message_action": {
         "user": dict,
         "team": dict,
@@ -187,6 +187,10 @@ def payload_problem(payload: Any) -> str | None:
             return f"a {kind} without a user id"
         if kind == "block_actions" and not _actions(payload["actions"]):
             return "a block_actions without actions that each have an action_id"
+        if kind == "block_actions" and isinstance(payload.get("view"), dict):
+            return None  # a button on the Home tab: no message, so no response_url
+        if not isinstance(payload.get("response_url"), str):
+            return f"a {kind} without a response_url str"
         return _not_a_url(payload["response_url"])
     return f"not a kind of request Dexter handles ({kind[:40]!r})"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.answering import ThreadAnswerer
+from bot.app_home import AppHome
 from bot.assistant_threads import AssistantThreads
 from bot.thread_history import ThreadHistory
 
@@ -17,6 +18,7 @@ class BotServices:
     answerer: ThreadAnswerer
     history: ThreadHistory
     assistant: AssistantThreads
+    home: AppHome
     follow_up_without_mention: bool
     max_question_chars: int
 

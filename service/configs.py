@@ -117,5 +117,6 @@ def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
         progress_interval=settings.dexter_progress_interval,
         shutdown_grace=settings.dexter_shutdown_grace,
         lease=settings.dexter_lock_ttl,
+        retention_days=settings.dexter_retention_days,
         max_question_chars=settings.dexter_max_query_chars,
     )

@@ -149,6 +149,8 @@ class _State:
     injected: dict[str, list[_Injected]] = field(default_factory=dict)
     next_ts: int = FIRST_TS
     next_view: int = 1
+    members: dict[str, list[str]] = field(default_factory=dict)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class SlackAPIServer:
@@ -176,6 +178,8 @@ class SlackAPIServer:
             "assistant.threads.setStatus": self._assistant_set_status,
             "assistant.threads.setTitle": self._assistant_set_title,
             "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
+            "views.publish": self._views_publish,
+            "users.conversations": self._users_conversations,
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
@@ -338,6 +342,16 @@ class SlackAPIServer:
     def fail(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
         self._inject(method, _Injected(remaining=times, error=error))
+
+    def set_membership(self, user: str, *channel_ids: str) -> None:
+        """The conversations `users.conversations` lists for `user` (none until set)."""
+        with self._changed:
+            self._state.members[user] = list(channel_ids)
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The Home tab last published for `user`."""
+        with self._changed:
+            return self._state.home_views.get(user)
 
     def allow_channels(self, *channel_ids: str) -> None:
         """Know only these channels: any other gets `channel_not_found`."""
@@ -597,6 +611,31 @@ class SlackAPIServer:
         if not isinstance(params.get("status"), str):
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: status"])
         return {"ok": True}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A Home tab: `type` home, at most 100 valid blocks."""
+        user = _required(params, "user_id", "user_not_found")
+        view = params.get("view")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments", ["[ERROR] view must be a home view"])
+        problems = _block_problems(view.get("blocks"), VIEW_BLOCK_LIMIT, "/view/blocks")
+        if problems:
+            raise SlackError("invalid_blocks", problems)
+        self._state.home_views[user] = view
+        return {"ok": True, "view": {"id": f"V{self._state.next_view:08d}", **view}}
+
+    def _users_conversations(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = _required(params, "user", "user_not_found")
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        member_of = self._state.members.get(user, [])
+        page = member_of[start : start + limit]
+        more = start + limit < len(member_of)
+        return {
+            "ok": True,
+            "channels": [{"id": channel} for channel in page],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _assistant_set_title(self, params: dict[str, Any]) -> dict[str, Any]:
         _required(params, "channel_id", "channel_not_found")

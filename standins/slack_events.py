@@ -203,6 +203,32 @@ class SlackSender:
             urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
         )
 
+    async def click_in_home(
+        self, action_id: str, value: str, *, user: str = USER
+    ) -> httpx.Response:
+        """A button pressed on the App Home tab: the container is the view, no channel."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "team": {"id": TEAM_ID, "domain": "example"},
+            "container": {"type": "view", "view_id": "V00000001"},
+            "view": {"id": "V00000001", "type": "home", "blocks": []},
+            "trigger_id": "1234.5678.abcd",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        return await self.post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
+
     async def message_shortcut(
         self,
         callback_id: str,

@@ -17,7 +17,9 @@ from stores.base import (
     DEFAULT_LOCK_TTL,
     DEFAULT_MAX_SESSIONS,
     DEFAULT_REDIS_PREFIX,
+    DEFAULT_RETENTION_DAYS,
     DEFAULT_RETENTION_SECONDS,
+    SECONDS_PER_DAY,
     Coordination,
     Inbox,
     SessionHistory,
@@ -39,6 +41,8 @@ from stores.models import (
 )
 
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "SECONDS_PER_DAY",
     "SUPPORTED_SCHEMES",
     "Coordination",
     "HistoryPage",

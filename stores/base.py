@@ -28,7 +28,9 @@ from stores.models import HistoryPage, MessageHistory, PendingQuestion, SessionI
 MAX_REASON_CHARS = 300
 
 # Each store default lives here once; `settings` and `open_store` take them from here.
-DEFAULT_RETENTION_SECONDS = 30 * 86_400
+SECONDS_PER_DAY = 86_400
+DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_SECONDS = DEFAULT_RETENTION_DAYS * SECONDS_PER_DAY
 DEFAULT_LOCK_TTL = 60.0
 DEFAULT_MAX_SESSIONS = 10_000
 DEFAULT_REDIS_PREFIX = "dexter"
@@ -68,6 +70,8 @@ class SessionHistory(Protocol):
     async def clear(self, session_id: str) -> int: ...
 
     async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]: ...
+
+    async def sessions_of(self, user: str, limit: int = 20) -> list[SessionInfo]: ...
 
     async def purge_expired(self) -> int: ...
 

@@ -122,6 +122,16 @@ class MemorySessionStore:
         found.sort(key=lambda info: info.updated_at, reverse=True)
         return found[:limit]
 
+    async def sessions_of(self, user: str, limit: int = 20) -> list[SessionInfo]:
+        now = time.monotonic()
+        found = [
+            SessionInfo(sid, s.first_question, len(s.turns), s.created_at, s.updated_at)
+            for sid, s in self._sessions.items()
+            if s.expires_at > now and any(turn.user == user for turn in s.turns)
+        ]
+        found.sort(key=lambda info: info.updated_at, reverse=True)
+        return found[:limit]
+
     async def claim_event(self, event_id: str, ttl: float) -> bool:
         now = time.monotonic()
         self._forget_expired_claims(now)

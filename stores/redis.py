@@ -47,6 +47,8 @@ from stores.redis_keys import (
     event_key,
     lock_key,
     meta_key,
+    people_key,
+    person_index_key,
     scope_index_key,
     turns_key,
     unavailable_on_error,
@@ -63,8 +65,9 @@ LOCK_POLL_SECONDS = 0.05
 """How often a process waiting for a session lock held elsewhere asks Redis again."""
 
 APPEND_SCRIPT = """
--- KEYS: turns list, meta hash, scope index. ARGV: encoded turn, session id,
--- first question, retention in milliseconds. Returns the turn's sequence number.
+-- KEYS: turns list, meta hash, scope index, and if the turn has a user, the person's
+-- index and the session's set of people. ARGV: encoded turn, session id, first question,
+-- retention in milliseconds, the user. Returns the turn's sequence number.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local retention_ms = tonumber(ARGV[4])
@@ -73,9 +76,14 @@ local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('HSETNX', KEYS[2], 'first_question', ARGV[3])
 redis.call('HSETNX', KEYS[2], 'created_at', now_text)
 redis.call('HSET', KEYS[2], 'updated_at', now_text, 'turns', seq)
-redis.call('ZADD', KEYS[3], now_text, ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf',
-           '(' .. string.format('%.6f', now - retention_ms / 1000))
+if #KEYS > 4 then  -- who asked, so that clearing the session can find their index
+    redis.call('SADD', KEYS[5], ARGV[5])
+end
+for i = 3, math.min(#KEYS, 4) do  -- the scope's index, and the person's if there is one
+    redis.call('ZADD', KEYS[i], now_text, ARGV[2])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf',
+               '(' .. string.format('%.6f', now - retention_ms / 1000))
+end
 for _, key in ipairs(KEYS) do
     redis.call('PEXPIRE', key, retention_ms)
 end
@@ -83,11 +91,15 @@ return seq
 """
 
 CLEAR_SCRIPT = """
--- KEYS: turns list, meta hash, scope index. ARGV: session id.
--- Returns how many turns were deleted.
+-- KEYS: turns list, meta hash, scope index, the session's set of people, then the index
+-- of each of them. ARGV: session id. Returns how many turns were deleted.
 local count = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+for i = 3, #KEYS do
+    if i ~= 4 then
+        redis.call('ZREM', KEYS[i], ARGV[1])
+    end
+end
 return count
 """
 
@@ -163,8 +175,15 @@ class RedisSessionStore:
             turn.question,
             self._retention_ms,
         ]
+        keys = self._session_keys(session_id)
+        if turn.user:
+            keys += [
+                person_index_key(self._prefix, turn.user),
+                people_key(self._prefix, session_id),
+            ]
+            args.append(turn.user)
         with unavailable_on_error(self._url):
-            seq = await self._append_script(keys=self._session_keys(session_id), args=args)
+            seq = await self._append_script(keys=keys, args=args)
         return turn.with_seq(int(seq))
 
     async def clear(self, session_id: str) -> int:
@@ -173,22 +192,30 @@ class RedisSessionStore:
         The session's lock key, if the lock is held right now, is left to its holder, who
         deletes it on release (or it expires `lock_ttl` after the holder crashed).
         """
+        people = people_key(self._prefix, session_id)
         with unavailable_on_error(self._url):
+            # appends and clears of a session run under its lock, so no one joins between
+            asked = await self._redis.smembers(people)
+            indexes = [person_index_key(self._prefix, _text(user)) for user in asked]
             deleted = await self._clear_script(
-                keys=self._session_keys(session_id), args=[session_id]
+                keys=[*self._session_keys(session_id), people, *indexes], args=[session_id]
             )
         return int(deleted)
 
     async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]:
-        """The scope's sessions active within the retention period, newest first.
+        """The scope's sessions active within the retention period, newest first."""
+        return await self._listed(scope_index_key(self._prefix, scope), limit)
 
-        Two round trips: the index, then every listed session's meta hash in one pipeline.
-        """
+    async def sessions_of(self, user: str, limit: int = 20) -> list[SessionInfo]:
+        """Sessions `user` asked in, newest first; erased ones are skipped (their entry
+        in the person's index stays until it expires with the retention period)."""
+        return await self._listed(person_index_key(self._prefix, user), limit)
+
+    async def _listed(self, index: str, limit: int) -> list[SessionInfo]:
+        """Two round trips: the index, then every listed session's meta hash in one pipeline."""
         cutoff = time.time() - self._retention_ms / 1000
         with unavailable_on_error(self._url):
-            members = await self._redis.zrevrangebyscore(
-                scope_index_key(self._prefix, scope), "+inf", cutoff, start=0, num=limit
-            )
+            members = await self._redis.zrevrangebyscore(index, "+inf", cutoff, start=0, num=limit)
             session_ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
             async with self._redis.pipeline(transaction=False) as pipe:
                 for session_id in session_ids:
@@ -299,6 +326,10 @@ class RedisSessionStore:
             log.debug("releasing session %s: %s", session_id, describe_failure(exc, self._url))
             return False
         return True
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _client(url: str) -> Redis:

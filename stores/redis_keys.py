@@ -45,6 +45,15 @@ def lock_key(prefix: str, session_id: str) -> str:
     return f"{prefix}:lock:{session_id}"
 
 
+def person_index_key(prefix: str, user: str) -> str:
+    return f"{prefix}:people:{user}"
+
+
+def people_key(prefix: str, session_id: str) -> str:
+    """The people who asked in a session, so that clearing it can find their indexes."""
+    return f"{prefix}:people-of:{session_id}"
+
+
 def inbox_key(prefix: str, session_id: str) -> str:
     return f"{prefix}:inbox:{session_id}"
 

@@ -104,6 +104,24 @@ _SESSIONS_OF_SCOPE = (
 )
 
 
+_SESSIONS_OF_USER = (
+    select(
+        SessionRow.id,
+        SessionRow.first_question,
+        SessionRow.turn_count,
+        SessionRow.created_at,
+        SessionRow.updated_at,
+    )
+    .where(
+        SessionRow.id.in_(
+            select(TurnRow.session_id).where(TurnRow.user == bindparam("user")).distinct()
+        )
+    )
+    .order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 class SQLSessionStore:
     """A `SessionStore` on SQLAlchemy asyncio: `sqlite+aiosqlite` or `postgresql+asyncpg`."""
 
@@ -236,10 +254,16 @@ class SQLSessionStore:
         return deleted.rowcount
 
     async def sessions(self, scope: str, limit: int = 20) -> list[SessionInfo]:
+        return await self._listed(_SESSIONS_OF_SCOPE, {"scope": scope, "limit": limit})
+
+    async def sessions_of(self, user: str, limit: int = 20) -> list[SessionInfo]:
+        """Sessions `user` asked in (through the index on `turns.user`), newest first."""
+        return await self._listed(_SESSIONS_OF_USER, {"user": user, "limit": limit})
+
+    async def _listed(self, query: Executable, parameters: dict[str, Any]) -> list[SessionInfo]:
         with unavailable_on_error(self._url):
             async with self._reader.connect() as conn:
-                parameters = {"scope": scope, "limit": limit}
-                rows = (await conn.execute(_SESSIONS_OF_SCOPE, parameters)).all()
+                rows = (await conn.execute(query, parameters)).all()
         return [
             SessionInfo(sid, first_question, turns, _as_utc(created_at), _as_utc(updated_at))
             for sid, first_question, turns, created_at, updated_at in rows

@@ -46,6 +46,7 @@ class TurnRow(Base):
     """One turn; the primary key (session_id, seq) is the unique index loads walk backwards."""
 
     __tablename__ = "turns"
+    __table_args__ = (Index("ix_turns_user", "user"),)
 
     session_id: Mapped[str] = mapped_column(
         Text, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True

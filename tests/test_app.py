@@ -146,19 +146,26 @@ def test_manifest_declares_what_the_app_listens_to() -> None:
     assert commands == {HISTORY_COMMAND, CLEAR_COMMAND}
     assert shortcuts == {CLEAR_THREAD_CALLBACK}
     assert all(len(s["name"]) <= 24 for s in features["shortcuts"])  # Slack's limit
-    assert events == {"app_mention", "assistant_thread_started"} | {
-        f"message.{kind}" for kind in ("channels", "groups", "im", "mpim")
-    }
+    assert events == {
+        "app_home_opened",
+        "app_mention",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
+    } | {f"message.{kind}" for kind in ("channels", "groups", "im", "mpim")}
     assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "app_mentions:read",
         "assistant:write",
         "channels:history",
+        "channels:read",
         "chat:write",
         "commands",
         "groups:history",
+        "groups:read",
         "im:history",
+        "im:read",
         "mpim:history",
+        "mpim:read",
     }
 
 

@@ -1,4 +1,4 @@
-"""Button clicks on Dexter's ephemeral messages: show, page, clear, confirm, cancel, retry."""
+"""Button clicks: show, page, clear, confirm, cancel, retry, and erase-all on the Home tab."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.actions.clear import cancel_clear, confirm_clear, request_clear
 from bot.actions.history import show_history, turn_page
+from bot.actions.home import erase_all_threads
 from bot.actions.retry import retry_question
 from bot.blocks import (
     ACTION_CLEAR_CANCEL,
@@ -13,6 +14,7 @@ from bot.blocks import (
     ACTION_CLEAR_REQUEST,
     ACTION_HISTORY_PAGE,
     ACTION_HISTORY_SHOW,
+    ACTION_HOME_ERASE_ALL,
     ACTION_RETRY,
 )
 
@@ -24,3 +26,4 @@ def register(app: AsyncApp) -> None:
     app.action(ACTION_CLEAR_CONFIRM)(confirm_clear)
     app.action(ACTION_CLEAR_CANCEL)(cancel_clear)
     app.action(ACTION_RETRY)(retry_question)
+    app.action(ACTION_HOME_ERASE_ALL)(erase_all_threads)

@@ -8,6 +8,7 @@ from bot.events.assistant import (
     on_assistant_thread_context_changed,
     on_assistant_thread_started,
 )
+from bot.events.home import on_app_home_opened
 from bot.events.questions import on_question, take_mention, take_message
 
 
@@ -16,3 +17,4 @@ def register(app: AsyncApp) -> None:
     app.event("assistant_thread_started")(on_assistant_thread_started)
     app.event("assistant_thread_context_changed")(on_assistant_thread_context_changed)
     app.event("message", middleware=[take_message])(on_question)
+    app.event("app_home_opened")(on_app_home_opened)

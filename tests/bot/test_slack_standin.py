@@ -163,7 +163,7 @@ async def test_the_status_method_dexter_calls_answers_like_slack_and_others_are_
     unsaid = {"channel_id": CHANNEL, "thread_ts": "1.1"}
     error = await _error_of(client.api_call("assistant.threads.setStatus", json=unsaid))
     assert error.response["error"] == "invalid_arguments"
-    for method in ("chat.scheduleMessage", "views.publish", "users.info"):
+    for method in ("chat.scheduleMessage", "views.open", "users.info"):
         error = await _error_of(client.api_call(method, json={"channel": CHANNEL}))
         assert error.response["error"] == "unknown_method", method
 

@@ -223,6 +223,29 @@ async def test_sessions_lists_one_scopes_sessions_newest_first(
     assert await store.sessions(scope + "-nobody") == []
 
 
+async def test_sessions_of_a_person_are_those_they_asked_in_newest_first(
+    store: SessionStore, session_id: str
+) -> None:
+    scope = _scope(session_id)
+    person, other = f"U{scope[-8:].upper()}A", f"U{scope[-8:].upper()}B"
+    started, joined, not_theirs, erased = (f"{scope}:200{n}.000001" for n in range(4))
+    await store.append(started, full_turn(user=person))
+    await asyncio.sleep(0.002)
+    await store.append(not_theirs, full_turn(user=other))
+    await store.append(joined, full_turn(user=other))
+    await store.append(erased, full_turn(user=person))
+    await asyncio.sleep(0.002)
+    await store.append(joined, full_turn(user=person, question="and Microsoft?"))
+    await store.clear(erased)
+
+    listed = await store.sessions_of(person)
+
+    assert [s.session_id for s in listed] == [joined, started]
+    assert [s.turns for s in listed] == [2, 1]
+    assert [s.session_id for s in await store.sessions_of(person, limit=1)] == [joined]
+    assert await store.sessions_of(f"{person}Z") == []
+
+
 async def test_sessions_untouched_for_the_retention_period_disappear(
     backend: Backend, session_id: str
 ) -> None:
