@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     slack_api_url: str = default(SlackConfig, "api_url")
     dexter_follow_up_without_mention: bool = default(SlackConfig, "follow_up_without_mention")
     dexter_streaming: bool = default(SlackConfig, "streaming")
+    dexter_charts: bool = default(SlackConfig, "charts")
     dexter_progress_interval: float = Field(
         default(SlackConfig, "progress_interval"), gt=0, description="seconds between status edits"
     )

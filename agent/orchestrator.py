@@ -44,6 +44,7 @@ from agent.progress import (
     emit,
 )
 from agent.prompts import Understanding
+from agent.series import Series, chart_series
 from agent.tokens import count_tokens
 from agent.tools import ToolRegistry
 from stores import MessageHistory, SessionStore, Source, StoreUnavailable, Turn
@@ -93,6 +94,8 @@ class AgentResult:
     tool_calls: int = 0
     iterations: int = 0
     turn: Turn | None = None
+    series: Series | None = None
+    """The figures the answer rests on, when they make a chart (`agent.series`)."""
 
     @property
     def total_tokens(self) -> int:
@@ -317,6 +320,7 @@ class Agent:
             tool_calls=len(gathered.results),
             iterations=iterations,
             turn=turn,
+            series=chart_series(gathered.results.values(), [*understanding.metrics, query]),
         )
 
     async def _embed(self, text: str, run: _Run) -> np.ndarray | None:

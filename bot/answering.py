@@ -32,9 +32,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent import AgentError, ModelError, ResearchService, RunTimeout, log_context
 from agent.progress import PhaseStarted, ProgressEvent
+from agent.series import Series
 from bot.answer_stream import StreamedAnswer
 from bot.assistant_threads import AssistantThreads
 from bot.blocks import Message, error_blocks, message_payload, retry_actions
+from bot.charts import post_chart
 from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
 from bot.status_message import StatusUpdater, ThreadProgress
@@ -66,6 +68,7 @@ class AnsweringConfig:
     progress_interval: float
     lease: float
     streaming: bool
+    charts: bool
     """Seconds after this process's last beat before others adopt its questions."""
     dedupe_ttl: float = 3600.0
     recent_events: int = 10_000
@@ -231,6 +234,7 @@ class ThreadAnswerer:
             assistant_thread=question.is_dm,
         )
         progress: AnswerView = status
+        chart: Series | None = None
         try:
             progress = await self._show_progress(question, status)
             await self._wait_for_turn(question, progress)
@@ -241,6 +245,8 @@ class ThreadAnswerer:
                 on_progress=progress.on_event,
             )
             await progress.answered(result.answer, result.sources)
+            if self.config.charts and result.series is not None:
+                chart = result.series
             if question.is_dm:
                 first = result.turn is None or result.turn.seq == 1
                 await self.assistant.answered(
@@ -259,6 +265,8 @@ class ThreadAnswerer:
         except Exception as exc:  # the thread must hear back whatever went wrong
             await self._apologise(question, progress, exc)
         await self._settle(question)
+        if chart is not None:  # the answer is in and settled; the chart is a bonus
+            await post_chart(self.client, question.thread, chart)
 
     async def _show_progress(self, question: Question, fallback: ThreadProgress) -> AnswerView:
         """The answer streamed with its plan where Slack allows it, else the status message."""

@@ -58,6 +58,8 @@ class SlackConfig:
     follow_up_without_mention: bool = True
     streaming: bool = True
     """Stream answers with their plan (`chat.startStream`); False edits a status message."""
+    charts: bool = True
+    """Post a chart of the figures an answer rests on, when they form a series."""
     progress_interval: float = 1.2
     shutdown_grace: float = 20.0
     lease: float = DEFAULT_LOCK_TTL
@@ -142,6 +144,7 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
             progress_interval=config.progress_interval,
             lease=config.lease,
             streaming=config.streaming,
+            charts=config.charts,
         ),
     )
     await answerer.start()

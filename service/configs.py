@@ -114,6 +114,7 @@ def slack_config(settings: Settings, *, socket_mode: bool) -> SlackConfig:
         api_url=settings.slack_api_url,
         follow_up_without_mention=settings.dexter_follow_up_without_mention,
         streaming=settings.dexter_streaming,
+        charts=settings.dexter_charts,
         progress_interval=settings.dexter_progress_interval,
         shutdown_grace=settings.dexter_shutdown_grace,
         lease=settings.dexter_lock_ttl,

@@ -51,6 +51,7 @@ TEXT_LIMIT = 40_000
 """Slack truncates `text` past 40,000 characters; we refuse it with `msg_too_long`."""
 MESSAGE_BLOCK_LIMIT = 50
 SUGGESTED_PROMPTS_LIMIT = 4
+ALT_TEXT_LIMIT = 1000
 VIEW_BLOCK_LIMIT = 100
 SECTION_TEXT_LIMIT = 3000
 SECTION_FIELD_LIMIT = 2000
@@ -79,6 +80,7 @@ _JSON_FIELDS = (
     "loading_messages",
     "metadata",
     "chunks",
+    "files",
 )
 _TEXT_TYPES = ("plain_text", "mrkdwn")
 _BLOCK_TYPES = {
@@ -150,6 +152,8 @@ class _State:
     next_ts: int = FIRST_TS
     next_view: int = 1
     members: dict[str, list[str]] = field(default_factory=dict)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_file: int = 1
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -179,6 +183,8 @@ class SlackAPIServer:
             "assistant.threads.setTitle": self._assistant_set_title,
             "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "users.conversations": self._users_conversations,
             "chat.startStream": self._chat_start_stream,
             "chat.appendStream": self._chat_append_stream,
@@ -195,6 +201,7 @@ class SlackAPIServer:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response_url)
         app.router.add_get("/socket-mode", self._handle_socket)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         self._server = BackgroundServer(app, self._host).start()
         return self
 
@@ -347,6 +354,11 @@ class SlackAPIServer:
         """The conversations `users.conversations` lists for `user` (none until set)."""
         with self._changed:
             self._state.members[user] = list(channel_ids)
+
+    def files(self) -> list[dict[str, Any]]:
+        """Files shared by `files.completeUploadExternal`: bytes, title, alt text, where."""
+        with self._changed:
+            return [dict(f) for f in self._state.uploads.values() if f.get("shared")]
 
     def home_view(self, user: str) -> dict[str, Any] | None:
         """The Home tab last published for `user`."""
@@ -611,6 +623,58 @@ class SlackAPIServer:
         if not isinstance(params.get("status"), str):
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: status"])
         return {"ok": True}
+
+    def _files_get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = _required(params, "filename", "invalid_arguments")
+        length = _required(params, "length", "invalid_arguments")
+        if not length.isdigit() or int(length) < 1:
+            raise SlackError("invalid_arguments", ["[ERROR] length must be a positive integer"])
+        alt_txt = params.get("alt_txt")
+        if alt_txt is not None and len(str(alt_txt)) > ALT_TEXT_LIMIT:
+            raise SlackError("invalid_arguments", ["[ERROR] alt_txt is too long"])
+        file_id = f"F{self._state.next_file:08d}"
+        self._state.next_file += 1
+        self._state.uploads[file_id] = {
+            "id": file_id,
+            "filename": filename,
+            "length": int(length),
+            "alt_txt": alt_txt,
+            "content": None,
+        }
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Share uploaded files, with their titles, in a channel (a thread, with thread_ts)."""
+        files = params.get("files")
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments", ["[ERROR] files must be a non-empty array"])
+        shared = []
+        for entry in files:
+            upload = self._state.uploads.get(str((entry or {}).get("id")))
+            if upload is None or upload["content"] is None:
+                raise SlackError("file_not_found")
+            upload.update(
+                shared=True,
+                title=entry.get("title"),
+                channel=params.get("channel_id"),
+                thread_ts=params.get("thread_ts"),
+                initial_comment=params.get("initial_comment"),
+            )
+            shared.append({"id": upload["id"], "title": entry.get("title")})
+        return {"ok": True, "files": shared}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The upload URL `files.getUploadURLExternal` handed out: the bytes, as promised."""
+        content = await request.read()
+        with self._changed:
+            upload = self._state.uploads.get(request.match_info["file_id"])
+            if upload is None:
+                return web.Response(status=404, text="not found")
+            if len(content) != upload["length"]:
+                return web.Response(status=400, text="length mismatch")
+            upload["content"] = content
+            self._changed.notify_all()
+        return web.Response(text=f"OK - {len(content)}")
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         """A Home tab: `type` home, at most 100 valid blocks."""

@@ -160,6 +160,7 @@ def test_manifest_declares_what_the_app_listens_to() -> None:
         "channels:read",
         "chat:write",
         "commands",
+        "files:write",
         "groups:history",
         "groups:read",
         "im:history",

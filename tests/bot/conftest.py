@@ -47,6 +47,7 @@ async def start_dexter(
             "dexter_progress_interval": 0.05,
             # the status-message path; tests of the streamed answer turn streaming on
             "dexter_streaming": False,
+            "dexter_charts": False,  # tests of charts turn them on
             **overrides,
         }
         settings = make_settings(**values)

@@ -54,15 +54,21 @@ async def two_instances(start_process, store: dict[str, str]):
 
 
 async def stored_questions(store: dict[str, str], thread_ts: str) -> list[str]:
+    """The thread's stored questions, once its inbox is empty (settled after the replies)."""
     prefix = store.get("DEXTER_REDIS_PREFIX")
     options = {"redis_prefix": prefix} if prefix else {}
+    session_id = f"slack:{TEAM_ID}:{CHANNEL}:{thread_ts}"
     opened = await open_store(store["DEXTER_STORE_URL"], **options)
     try:
-        history = await opened.load(f"slack:{TEAM_ID}:{CHANNEL}:{thread_ts}")
-        held = await opened.inbox.waiting(f"slack:{TEAM_ID}:{CHANNEL}:{thread_ts}")
+        for _ in range(600):
+            if not await opened.inbox.waiting(session_id):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"questions of {session_id} were never settled")
+        history = await opened.load(session_id)
     finally:
         await opened.close()
-    assert held == []  # nothing left waiting once the thread has its answers
     return [turn.question for turn in history.turns]
 
 
