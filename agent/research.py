@@ -24,6 +24,7 @@ from agent.factory import AgentParts
 from agent.orchestrator import AgentResult
 from agent.progress import ProgressCallback, ProgressEvent, emit
 from stores import HistoryPage, PendingQuestion, SessionInfo, SessionStore, StoreUnavailable
+from stores.models import Rating
 
 T = TypeVar("T")
 
@@ -138,6 +139,11 @@ class ResearchService:
         """The scope's sessions (a Slack channel's threads, say), newest first."""
         store = self._opened()[1]
         return await self._there(store.sessions(scope, limit))
+
+    async def rate(self, session_id: str, seq: int, rating: Rating) -> bool:
+        """Record what the asker thought of turn `seq`; false if there is no such turn."""
+        store = self._opened()[1]
+        return await self._there(store.rate(session_id, seq, rating))
 
     async def threads_of(self, user: str, limit: int) -> list[SessionInfo]:
         """The sessions `user` asked in, newest first."""

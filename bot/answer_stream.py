@@ -34,11 +34,14 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
-from bot.blocks import Message, answer_messages, sources_block
+from bot.blocks import Message, answer_messages, feedback_block, sources_block
 from bot.threads import ThreadRef
 from stores import Source
 
 log = logging.getLogger(__name__)
+
+Rated = tuple[str, int] | None
+"""The answer's session and seq, for its feedback buttons; None for an answer not stored."""
 
 MARKDOWN_LIMIT = 12_000
 """Characters of `markdown_text` Slack takes per chunk."""
@@ -117,10 +120,14 @@ class StreamedAnswer:
             return
         self._wake.set()
 
-    async def answered(self, answer: str, sources: Sequence[Source]) -> None:
-        """Stop the stream with the rest of the answer and its sources."""
+    async def answered(self, answer: str, sources: Sequence[Source], rated: Rated) -> None:
+        """Stop the stream with the rest of the answer, its sources and 👍 / 👎."""
         blocks = [block for block in [sources_block(sources)] if block is not None]
-        await self._stop("complete", "Researched", answer, blocks, answer_messages(answer, sources))
+        fallback = answer_messages(answer, sources)
+        if rated is not None:
+            blocks.append(feedback_block(*rated, native=True))
+            fallback = answer_messages(answer, sources, [feedback_block(*rated, native=False)])
+        await self._stop("complete", "Researched", answer, blocks, fallback)
 
     async def failed(self, message: Message) -> None:
         """Stop the stream with `message` (an apology, a restart notice) at its end."""

@@ -58,7 +58,9 @@ class AnswerView(Protocol):
 
     async def on_event(self, event: ProgressEvent) -> None: ...
 
-    async def answered(self, answer: str, sources: Sequence[Source]) -> None: ...
+    async def answered(
+        self, answer: str, sources: Sequence[Source], rated: tuple[str, int] | None
+    ) -> None: ...
 
     async def failed(self, message: Message) -> None: ...
 
@@ -244,7 +246,8 @@ class ThreadAnswerer:
                 user=question.user,
                 on_progress=progress.on_event,
             )
-            await progress.answered(result.answer, result.sources)
+            rated = None if result.turn is None else (question.thread.session_id, result.turn.seq)
+            await progress.answered(result.answer, result.sources, rated)
             if self.config.charts and result.series is not None:
                 chart = result.series
             if question.is_dm:

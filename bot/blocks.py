@@ -26,7 +26,7 @@ from bot.rendering import (
     to_mrkdwn,
     to_plain_text,
 )
-from stores.models import SessionInfo, Source, Turn
+from stores.models import RATINGS, Rating, SessionInfo, Source, Turn
 
 Block = dict[str, Any]
 Blocks = list[Block]
@@ -39,6 +39,7 @@ ACTION_CLEAR_CONFIRM = "dexter_clear_confirm"
 ACTION_CLEAR_CANCEL = "dexter_clear_cancel"
 ACTION_RETRY = "dexter_retry"
 ACTION_HOME_ERASE_ALL = "dexter_home_erase_all"
+ACTION_FEEDBACK = "dexter_feedback"
 
 MAX_BLOCKS_PER_MESSAGE = 50
 MAX_CONTEXT_ELEMENTS = 10
@@ -82,7 +83,9 @@ _THREAD_LINK_TIP = (
 # --- answers -----------------------------------------------------------------------------
 
 
-def answer_messages(markdown_answer: str, sources: Sequence[Source]) -> list[Message]:
+def answer_messages(
+    markdown_answer: str, sources: Sequence[Source], after: Sequence[Block] = ()
+) -> list[Message]:
     """The message payload(s) that carry one answer into a thread.
 
     The answer becomes mrkdwn sections of at most 3,000 characters; they are spread over as
@@ -94,7 +97,48 @@ def answer_messages(markdown_answer: str, sources: Sequence[Source]) -> list[Mes
     sources_context = sources_block(sources)
     if sources_context is not None:
         blocks.append(sources_context)
+    blocks += after
     return [message_payload(group) for group in _group_blocks(blocks)]
+
+
+def feedback_block(session_id: str, seq: int, *, native: bool) -> Block:
+    """👍 / 👎 under an answer: Slack's `feedback_buttons` (in a `context_actions` block)
+    where the message is Dexter's streamed reply, plain buttons otherwise. Each button's
+    value names the rating, the turn and its thread (`parse_feedback_value`)."""
+    good, bad = (f"{rating}|{seq}|{session_id}" for rating in RATINGS)
+    if not native:
+        return _actions(  # action ids are unique within a block
+            _button("👍 Helpful", f"{ACTION_FEEDBACK}_good", good),
+            _button("👎 Not helpful", f"{ACTION_FEEDBACK}_bad", bad),
+        )
+    return {
+        "type": "context_actions",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": ACTION_FEEDBACK,
+                "positive_button": {
+                    "text": _plain("👍"),
+                    "value": good,
+                    "accessibility_label": "This answer was helpful",
+                },
+                "negative_button": {
+                    "text": _plain("👎"),
+                    "value": bad,
+                    "accessibility_label": "This answer was not helpful",
+                },
+            }
+        ],
+    }
+
+
+def parse_feedback_value(value: str) -> tuple[Rating, int, str]:
+    """The rating, seq and session id a feedback button carries; ValueError if it is not one."""
+    rating, seq, session_id = value.split("|", 2)
+    for known in RATINGS:
+        if rating == known and seq.isdigit():
+            return known, int(seq), session_id
+    raise ValueError(f"not a feedback value: {value[:80]!r}")
 
 
 def sources_block(sources: Sequence[Source]) -> Block | None:
@@ -336,6 +380,8 @@ def _turn_text(turn: Turn) -> str:
 
 def _turn_byline(turn: Turn) -> list[str]:
     byline = [slack_date(turn.created_at)]
+    if turn.feedback is not None:
+        byline.append("rated 👍" if turn.feedback == "good" else "rated 👎")
     if turn.user:
         if _SLACK_USER_ID.fullmatch(turn.user):
             byline.insert(0, f"<@{turn.user}>")

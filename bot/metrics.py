@@ -17,3 +17,4 @@ DEDUPE_HITS = Counter(
     "Slack deliveries dropped as already taken: here (in memory) or by any instance (store).",
     ["where"],
 )
+FEEDBACK = Counter("dexter_feedback", "Ratings people gave answers, by rating.", ["rating"])

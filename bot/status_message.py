@@ -28,7 +28,7 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
-from bot.blocks import answer_messages
+from bot.blocks import answer_messages, feedback_block
 from bot.rendering import clip_mrkdwn, escape_mrkdwn, to_mrkdwn
 from bot.threads import ThreadRef
 from stores import Source
@@ -209,9 +209,12 @@ class ThreadProgress:
             wait = max(0.0, self._last_shown + self.interval - time.monotonic())
             self._pending = asyncio.create_task(self._show_after(wait))
 
-    async def answered(self, answer: str, sources: Sequence[Source]) -> None:
-        """Put the answer where the status was."""
-        await self.finish(answer_messages(answer, sources))
+    async def answered(
+        self, answer: str, sources: Sequence[Source], rated: tuple[str, int] | None
+    ) -> None:
+        """Put the answer where the status was, with 👍 / 👎 buttons when it was stored."""
+        after = [] if rated is None else [feedback_block(*rated, native=False)]
+        await self.finish(answer_messages(answer, sources, after))
 
     async def failed(self, message: dict[str, Any]) -> None:
         """Put `message` (an apology, a restart notice) where the status was."""

@@ -953,6 +953,35 @@ def _markdown_problems(block: dict[str, Any], where: str) -> list[str]:
     return []
 
 
+def _context_actions_problems(block: dict[str, Any], where: str) -> list[str]:
+    """`feedback_buttons` (an action_id, two buttons with text and value) or `icon_button`."""
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 5:
+        return [_problem("must have 1-5 elements", f"{where}/elements")]
+    problems = []
+    for n, element in enumerate(elements):
+        at = f"{where}/elements/{n}"
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind not in ("feedback_buttons", "icon_button"):
+            problems.append(_problem("must be feedback_buttons or icon_button", at))
+            continue
+        if not isinstance(element.get("action_id"), str):
+            problems.append(_problem("must have an action_id", at))
+        if kind != "feedback_buttons":
+            continue
+        for side in ("positive_button", "negative_button"):
+            button = element.get(side)
+            if not isinstance(button, dict) or not isinstance(button.get("value"), str):
+                problems.append(_problem(f"must have a {side} with a value", at))
+                continue
+            if len(button["value"]) > BUTTON_VALUE_LIMIT:
+                problems.append(_problem("value is too long", f"{at}/{side}/value"))
+            problems += _text_problems(
+                button.get("text"), f"{at}/{side}/text", BUTTON_TEXT_LIMIT, plain=True
+            )
+    return problems
+
+
 def _no_problems(block: dict[str, Any], where: str) -> list[str]:
     return []
 
@@ -961,6 +990,7 @@ _BLOCK_CHECKS: dict[str, Callable[[dict[str, Any], str], list[str]]] = {
     "section": _section_problems,
     "context": _context_problems,
     "actions": _actions_problems,
+    "context_actions": _context_actions_problems,
     "header": _header_problems,
     "markdown": _markdown_problems,
 }

@@ -6,7 +6,8 @@ Invariants every backend keeps (the contract tests in `tests/stores/` check each
    writers to one session get sequence numbers 1, 2, 3, … with no gap and no duplicate.
 2. `load` returns the last `limit` turns oldest first, in one round trip; a corrupt
    stored turn is skipped with a logged warning and never hides the others. `page`
-   returns `limit` turns older than a seq, newest first, with the session's total.
+   returns `limit` turns older than a seq, newest first, with the session's total and
+   each turn's `feedback`; `rate` records it, false for a turn that does not exist.
 3. `clear` removes every trace of a session: turns, summaries, embeddings, index entries.
 4. `claim_event` is true exactly once per key until its TTL passes, also under concurrency.
 5. `lock` admits one holder per session at a time; a crashed holder's lock expires.
@@ -23,7 +24,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from stores.models import HistoryPage, MessageHistory, PendingQuestion, SessionInfo, Turn
+from stores.models import (
+    HistoryPage,
+    MessageHistory,
+    PendingQuestion,
+    Rating,
+    SessionInfo,
+    Turn,
+)
 
 MAX_REASON_CHARS = 300
 
@@ -66,6 +74,8 @@ class SessionHistory(Protocol):
     ) -> HistoryPage: ...
 
     async def append(self, session_id: str, turn: Turn) -> Turn: ...
+
+    async def rate(self, session_id: str, seq: int, rating: Rating) -> bool: ...
 
     async def clear(self, session_id: str) -> int: ...
 

@@ -30,6 +30,7 @@ from stores.models import (
     HistoryPage,
     MessageHistory,
     PendingQuestion,
+    Rating,
     SessionInfo,
     Turn,
     scope_of,
@@ -104,6 +105,13 @@ class MemorySessionStore:
         session.updated_at = now
         session.expires_at = time.monotonic() + self._retention
         return stored
+
+    async def rate(self, session_id: str, seq: int, rating: Rating) -> bool:
+        session = self._live(session_id)
+        if session is None or not 1 <= seq <= len(session.turns):
+            return False
+        session.turns[seq - 1] = replace(session.turns[seq - 1], feedback=rating)
+        return True
 
     async def clear(self, session_id: str) -> int:
         session = self._live(session_id)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
+
+Rating = Literal["good", "bad"]
+RATINGS: tuple[Rating, ...] = ("good", "bad")
 
 
 def utcnow() -> datetime:
@@ -39,6 +43,8 @@ class Turn:
     sources: tuple[Source, ...] = ()
     seq: int = 0
     created_at: datetime = field(default_factory=utcnow)
+    feedback: Rating | None = None
+    """What the asker thought of the answer, once they said (`SessionHistory.rate`)."""
 
     def with_seq(self, seq: int) -> Turn:
         return replace(self, seq=seq)

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -40,11 +41,20 @@ from stores.base import (
 from stores.codec import CorruptTurn, decode_turn, encode_turn
 from stores.keyed_locks import KeyedLocks
 from stores.late_release import LateReleases
-from stores.models import HistoryPage, MessageHistory, SessionInfo, Turn, scope_of
+from stores.models import (
+    RATINGS,
+    HistoryPage,
+    MessageHistory,
+    Rating,
+    SessionInfo,
+    Turn,
+    scope_of,
+)
 from stores.redis_inbox import RedisInbox
 from stores.redis_keys import (
     SERVER_ERRORS,
     event_key,
+    feedback_key,
     lock_key,
     meta_key,
     people_key,
@@ -65,9 +75,9 @@ LOCK_POLL_SECONDS = 0.05
 """How often a process waiting for a session lock held elsewhere asks Redis again."""
 
 APPEND_SCRIPT = """
--- KEYS: turns list, meta hash, scope index, and if the turn has a user, the person's
--- index and the session's set of people. ARGV: encoded turn, session id, first question,
--- retention in milliseconds, the user. Returns the turn's sequence number.
+-- KEYS: turns list, meta hash, scope index, feedback hash, and if the turn has a user,
+-- the person's index and the session's set of people. ARGV: encoded turn, session id,
+-- first question, retention in milliseconds, the user. Returns the turn's seq.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local retention_ms = tonumber(ARGV[4])
@@ -76,12 +86,14 @@ local seq = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('HSETNX', KEYS[2], 'first_question', ARGV[3])
 redis.call('HSETNX', KEYS[2], 'created_at', now_text)
 redis.call('HSET', KEYS[2], 'updated_at', now_text, 'turns', seq)
-if #KEYS > 4 then  -- who asked, so that clearing the session can find their index
-    redis.call('SADD', KEYS[5], ARGV[5])
+local indexes = {KEYS[3]}
+if #KEYS > 4 then  -- who asked: their index, and the session's people for clearing it
+    indexes[2] = KEYS[5]
+    redis.call('SADD', KEYS[6], ARGV[5])
 end
-for i = 3, math.min(#KEYS, 4) do  -- the scope's index, and the person's if there is one
-    redis.call('ZADD', KEYS[i], now_text, ARGV[2])
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf',
+for _, index in ipairs(indexes) do
+    redis.call('ZADD', index, now_text, ARGV[2])
+    redis.call('ZREMRANGEBYSCORE', index, '-inf',
                '(' .. string.format('%.6f', now - retention_ms / 1000))
 end
 for _, key in ipairs(KEYS) do
@@ -90,13 +102,25 @@ end
 return seq
 """
 
+RATE_SCRIPT = """
+-- KEYS: turns list, feedback hash. ARGV: seq, rating, retention in milliseconds.
+-- Returns 1 if the turn exists (and is now rated), else 0.
+local seq = tonumber(ARGV[1])
+if seq < 1 or seq > redis.call('LLEN', KEYS[1]) then
+    return 0
+end
+redis.call('HSET', KEYS[2], seq, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
 CLEAR_SCRIPT = """
--- KEYS: turns list, meta hash, scope index, the session's set of people, then the index
--- of each of them. ARGV: session id. Returns how many turns were deleted.
+-- KEYS: turns list, meta hash, scope index, the session's set of people, its feedback
+-- hash, then the index of each person. ARGV: session id. Returns how many turns went.
 local count = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5])
 for i = 3, #KEYS do
-    if i ~= 4 then
+    if i ~= 4 and i ~= 5 then
         redis.call('ZREM', KEYS[i], ARGV[1])
     end
 end
@@ -123,6 +147,7 @@ class RedisSessionStore:
         self._redis = _client(url)
         self._append_script = self._redis.register_script(APPEND_SCRIPT)
         self._clear_script = self._redis.register_script(CLEAR_SCRIPT)
+        self._rate_script = self._redis.register_script(RATE_SCRIPT)
         self._local_locks = KeyedLocks()
         self._late_releases = LateReleases()
         self.inbox = RedisInbox(self._redis, url, prefix=prefix, retention_ms=self._retention_ms)
@@ -158,7 +183,8 @@ class RedisSessionStore:
                     pipe.lrange(key, -limit, -1)
                 elif wanted and before is not None:
                     pipe.lrange(key, max(0, before - 1 - limit), before - 2)
-                length, *ranges = await pipe.execute()
+                pipe.hgetall(feedback_key(self._prefix, session_id))
+                length, *ranges, ratings = await pipe.execute()
         if before is not None and before > length + 1:
             return await self.page(session_id, limit=limit)  # past the end: the newest page
         if not ranges:
@@ -166,7 +192,23 @@ class RedisSessionStore:
         raw_turns = ranges[0]
         last_seq = length if before is None else before - 1
         turns = _decoded(session_id, raw_turns, first_seq=last_seq - len(raw_turns) + 1)
+        rated = {int(seq): _text(rating) for seq, rating in ratings.items()}
+        turns = tuple(
+            replace(turn, feedback=rating)
+            if (rating := next((r for r in RATINGS if r == rated.get(turn.seq)), None))
+            else turn
+            for turn in turns
+        )
         return HistoryPage(session_id, turns[::-1], length)
+
+    async def rate(self, session_id: str, seq: int, rating: Rating) -> bool:
+        """The rating goes in the session's feedback hash, beside (not inside) the turn."""
+        with unavailable_on_error(self._url):
+            rated = await self._rate_script(
+                keys=[turns_key(self._prefix, session_id), feedback_key(self._prefix, session_id)],
+                args=[seq, rating, self._retention_ms],
+            )
+        return bool(rated)
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
         args: list[bytes | str | int] = [
@@ -175,7 +217,7 @@ class RedisSessionStore:
             turn.question,
             self._retention_ms,
         ]
-        keys = self._session_keys(session_id)
+        keys = [*self._session_keys(session_id), feedback_key(self._prefix, session_id)]
         if turn.user:
             keys += [
                 person_index_key(self._prefix, turn.user),
@@ -198,7 +240,13 @@ class RedisSessionStore:
             asked = await self._redis.smembers(people)
             indexes = [person_index_key(self._prefix, _text(user)) for user in asked]
             deleted = await self._clear_script(
-                keys=[*self._session_keys(session_id), people, *indexes], args=[session_id]
+                keys=[
+                    *self._session_keys(session_id),
+                    people,
+                    feedback_key(self._prefix, session_id),
+                    *indexes,
+                ],
+                args=[session_id],
             )
         return int(deleted)
 

@@ -49,6 +49,10 @@ def person_index_key(prefix: str, user: str) -> str:
     return f"{prefix}:people:{user}"
 
 
+def feedback_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}:feedback:{session_id}"
+
+
 def people_key(prefix: str, session_id: str) -> str:
     """The people who asked in a session, so that clearing it can find their indexes."""
     return f"{prefix}:people-of:{session_id}"

@@ -51,8 +51,10 @@ from stores.codec import CorruptTurn
 from stores.keyed_locks import KeyedLocks
 from stores.migrate import current_revision, head_revision, upgrade
 from stores.models import (
+    RATINGS,
     HistoryPage,
     MessageHistory,
+    Rating,
     SessionInfo,
     Source,
     Turn,
@@ -81,6 +83,7 @@ _LATEST_TURNS = (
         TurnRow.answer_tokens,
         TurnRow.summary_tokens,
         TurnRow.sources,
+        TurnRow.feedback,
     )
     .where(TurnRow.session_id == bindparam("session_id"))
     .order_by(TurnRow.seq.desc())
@@ -228,6 +231,16 @@ class SQLSessionStore:
                 ),
             },
         ).returning(SessionRow.turn_count)
+
+    async def rate(self, session_id: str, seq: int, rating: Rating) -> bool:
+        with unavailable_on_error(self._url):
+            async with self._writing(), self._engine.begin() as conn:
+                rated = await conn.execute(
+                    update(TurnRow)
+                    .where(TurnRow.session_id == session_id, TurnRow.seq == seq)
+                    .values(feedback=rating)
+                )
+        return rated.rowcount == 1
 
     async def clear(self, session_id: str) -> int:
         """Delete the session's row and turns; the row is locked first so no append slips by.
@@ -397,6 +410,7 @@ def _turn_from_row(
     answer_tokens: int,
     summary_tokens: int,
     sources: str,
+    feedback: str | None,
 ) -> Turn:
     """A turn from a row of `_LATEST_TURNS`; raises `CorruptTurn` if a column will not decode."""
     try:
@@ -412,6 +426,7 @@ def _turn_from_row(
             sources=tuple([Source(str(title), str(url)) for title, url in json.loads(sources)]),
             seq=seq,
             created_at=_as_utc(created_at),
+            feedback=next((rating for rating in RATINGS if rating == feedback), None),
         )
     except (ValueError, TypeError) as exc:
         raise CorruptTurn(f"{type(exc).__name__}: {exc}") from exc

@@ -62,6 +62,7 @@ class TurnRow(Base):
     answer_tokens: Mapped[int]
     summary_tokens: Mapped[int]
     sources: Mapped[str] = mapped_column(Text)
+    feedback: Mapped[str | None] = mapped_column(Text)
 
 
 class ClaimedEvent(Base):

@@ -109,6 +109,23 @@ async def test_page_walks_the_history_newest_first_without_loading_the_rest(
         await store.page(session_id, limit=-1)
 
 
+async def test_a_rating_is_kept_with_its_turn_and_shown_by_page(
+    store: SessionStore, session_id: str
+) -> None:
+    for n in range(1, 4):
+        await store.append(session_id, full_turn(n))
+
+    assert await store.rate(session_id, 2, "good")
+    assert await store.rate(session_id, 3, "bad")
+    assert await store.rate(session_id, 3, "good")  # changing one's mind
+    assert not await store.rate(session_id, 4, "good")
+    assert not await store.rate(session_id + "-nobody", 1, "bad")
+
+    page = await store.page(session_id, limit=10)
+    assert [(t.seq, t.feedback) for t in page.turns] == [(3, "good"), (2, "good"), (1, None)]
+    assert [t.seq for t in await store.load(session_id)] == [1, 2, 3]
+
+
 async def test_load_of_an_unknown_session_is_an_empty_history(
     store: SessionStore, session_id: str
 ) -> None:
@@ -169,6 +186,7 @@ async def test_clear_removes_every_trace_of_the_session_and_nothing_else(
     neighbour = session_id + "-neighbour"
     for n in range(1, 4):
         await store.append(session_id, full_turn(n))
+    await store.rate(session_id, 2, "good")
     await store.append(neighbour, full_turn(9))
     assert await backend.traces(store, session_id)
 
