@@ -34,7 +34,13 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
-from bot.blocks import Message, answer_messages, feedback_block, sources_block
+from bot.blocks import (
+    Message,
+    answer_messages,
+    feedback_block,
+    sources_block,
+    stop_actions,
+)
 from bot.threads import ThreadRef
 from stores import Source
 
@@ -66,8 +72,11 @@ class StreamedAnswer:
         user: str,
         question: str,
         interval: float,
+        stop_key: str | None = None,
     ) -> None:
         self.client = client
+        self.stop_key = stop_key
+        self._control_ts: str | None = None
         self.thread = thread
         self.user = user
         self.question = " ".join(question.split())
@@ -102,6 +111,36 @@ class StreamedAnswer:
         self.calls += 1
         self.ts = response["ts"]
         self._flusher = asyncio.create_task(self._keep_flushing(), name="stream appends")
+        if self.stop_key is not None:
+            await self._offer_stop(self.stop_key)
+
+    async def _offer_stop(self, key: str) -> None:
+        """A small message with the Stop button below the stream, deleted when it ends: a
+        streamed message cannot lose a button once it is in."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=self.thread.channel,
+                thread_ts=self.thread.thread_ts,
+                text="Researching… Stop it if you no longer need the answer.",
+                blocks=[stop_actions(key)],
+            )
+        except SlackApiError as exc:
+            log.info("no Stop button for this answer: %s", _error(exc))
+            return
+        finally:
+            self.calls += 1
+        self._control_ts = response["ts"]
+
+    async def _withdraw_stop(self) -> None:
+        if self._control_ts is None:
+            return
+        ts, self._control_ts = self._control_ts, None
+        try:
+            await self.client.chat_delete(channel=self.thread.channel, ts=ts)
+        except SlackApiError as exc:
+            log.info("could not delete the Stop button: %s", _error(exc))
+        finally:
+            self.calls += 1
 
     async def on_event(self, event: ProgressEvent) -> None:
         """Fold the agent's event into the plan or the text; the next append carries it."""
@@ -249,6 +288,7 @@ class StreamedAnswer:
         """Close the plan, add what is left of `answer` and `blocks`, stop the stream; post
         `fallback` instead where Slack would not show it all."""
         assert self.ts is not None, "stopped before it started"
+        await self._withdraw_stop()
         async with self._slack:  # an append in flight finishes first
             if self._flusher is not None:
                 self._flusher.cancel()  # waiting or sleeping, never mid-call: the lock is ours

@@ -30,12 +30,18 @@ from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agent import AgentError, ModelError, ResearchService, RunTimeout, log_context
+from agent import AgentError, AgentResult, ModelError, ResearchService, RunTimeout, log_context
 from agent.progress import PhaseStarted, ProgressEvent
 from agent.series import Series
 from bot.answer_stream import StreamedAnswer
 from bot.assistant_threads import AssistantThreads
-from bot.blocks import Message, error_blocks, message_payload, retry_actions
+from bot.blocks import (
+    Message,
+    error_blocks,
+    message_payload,
+    retry_actions,
+    stopped_blocks,
+)
 from bot.charts import post_chart
 from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
@@ -106,6 +112,9 @@ class ThreadAnswerer:
         self._workers: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
         self._streaming_refused: str | None = None
+        self._answering: set[str] = set()
+        self._researching: dict[str, asyncio.Task[AgentResult]] = {}
+        self._stop_requests: dict[str, str] = {}
         self.assistant = AssistantThreads(client)
         self._unsettled: dict[str, str] = {}
         """Answered questions whose `settle` met a store outage: key → session id."""
@@ -115,6 +124,17 @@ class ThreadAnswerer:
             maxsize=self.config.recent_events, ttl=self.config.dedupe_ttl
         )
         QUESTIONS_WAITING.set_function(lambda: sum(len(q) for q in self._queues.values()))
+
+    def stop(self, key: str, by: str) -> bool:
+        """Cancel the answer to question `key` (its Stop button); False if none is underway."""
+        if key not in self._answering:
+            return False
+        log.info("%s stopped the answer to %s", by, key)
+        self._stop_requests[key] = by
+        research = self._researching.get(key)
+        if research is not None:
+            research.cancel()
+        return True
 
     def is_answering(self, session_id: str) -> bool:
         """Whether this process has questions of the thread queued or in progress."""
@@ -234,18 +254,29 @@ class ThreadAnswerer:
             question.text,
             interval=self.config.progress_interval,
             assistant_thread=question.is_dm,
+            stop_key=question.event_key,
         )
         progress: AnswerView = status
         chart: Series | None = None
         try:
+            self._answering.add(question.event_key)
             progress = await self._show_progress(question, status)
             await self._wait_for_turn(question, progress)
-            result = await self.research.answer(
-                question.text,
-                session_id=question.thread.session_id,
-                user=question.user,
-                on_progress=progress.on_event,
+            if question.event_key in self._stop_requests:
+                raise asyncio.CancelledError  # stopped before its research began
+            research = asyncio.create_task(
+                self.research.answer(
+                    question.text,
+                    session_id=question.thread.session_id,
+                    user=question.user,
+                    on_progress=progress.on_event,
+                )
             )
+            self._researching[question.event_key] = research
+            try:
+                result = await research
+            finally:
+                del self._researching[question.event_key]
             rated = None if result.turn is None else (question.thread.session_id, result.turn.seq)
             await progress.answered(result.answer, result.sources, rated)
             if self.config.charts and result.series is not None:
@@ -262,11 +293,17 @@ class ThreadAnswerer:
                 result.total_tokens,
                 result.timings,
             )
-        except asyncio.CancelledError:  # shutting down: the status must not stay "Researching"
-            await asyncio.shield(self._stopped(question, progress))
-            raise
+        except asyncio.CancelledError:
+            if self._stop_requests.pop(question.event_key, None) is None:
+                # shutting down: the status must not stay "Researching"
+                await asyncio.shield(self._stopped(question, progress))
+                raise
+            stopped = message_payload(stopped_blocks(question.ts))
+            await _replace_status(progress, stopped, question.event_key)
         except Exception as exc:  # the thread must hear back whatever went wrong
             await self._apologise(question, progress, exc)
+        finally:
+            self._answering.discard(question.event_key)
         await self._settle(question)
         if chart is not None:  # the answer is in and settled; the chart is a bonus
             await post_chart(self.client, question.thread, chart)
@@ -280,6 +317,7 @@ class ThreadAnswerer:
                 user=question.user,
                 question=question.text,
                 interval=self.config.progress_interval,
+                stop_key=question.event_key,
             )
             try:
                 await stream.start()

@@ -40,6 +40,7 @@ ACTION_CLEAR_CANCEL = "dexter_clear_cancel"
 ACTION_RETRY = "dexter_retry"
 ACTION_HOME_ERASE_ALL = "dexter_home_erase_all"
 ACTION_FEEDBACK = "dexter_feedback"
+ACTION_STOP = "dexter_stop"
 
 MAX_BLOCKS_PER_MESSAGE = 50
 MAX_CONTEXT_ELEMENTS = 10
@@ -132,6 +133,17 @@ def feedback_block(session_id: str, seq: int, *, native: bool) -> Block:
     }
 
 
+def stop_actions(question_key: str) -> Block:
+    """The Stop button shown while an answer is researched; its value names the question."""
+    return _actions(_button("Stop", ACTION_STOP, question_key, style="danger"))
+
+
+def status_blocks(mrkdwn: str, question_key: str | None) -> list[Block]:
+    """A status message: the progress text, and a Stop button while it can be pressed."""
+    blocks = [_section(mrkdwn)]
+    return blocks if question_key is None else [*blocks, stop_actions(question_key)]
+
+
 def parse_feedback_value(value: str) -> tuple[Rating, int, str]:
     """The rating, seq and session id a feedback button carries; ValueError if it is not one."""
     rating, seq, session_id = value.split("|", 2)
@@ -185,6 +197,14 @@ def error_blocks(message: str, reference: str) -> list[Block]:
     text = _escaped(message, ERROR_MESSAGE_LIMIT)
     reference_text = _escaped(reference, REFERENCE_LIMIT)
     return [_section(f":warning: {text}"), _context(f"Reference: `{reference_text}`")]
+
+
+def stopped_blocks(question_ts: str) -> list[Block]:
+    """What an answer stopped by its Stop button leaves behind, with Try again."""
+    return [
+        _section(":octagonal_sign: Stopped. Nothing of this answer was kept."),
+        retry_actions(question_ts),
+    ]
 
 
 def retry_actions(question_ts: str) -> Block:

@@ -28,7 +28,7 @@ from agent.progress import (
     ToolFinished,
     ToolStarted,
 )
-from bot.blocks import answer_messages, feedback_block
+from bot.blocks import answer_messages, feedback_block, status_blocks
 from bot.rendering import clip_mrkdwn, escape_mrkdwn, to_mrkdwn
 from bot.threads import ThreadRef
 from stores import Source
@@ -131,8 +131,10 @@ class StatusUpdater:
         self._tokens -= 1
         return True
 
-    async def edit(self, channel: str, ts: str, text: str) -> None:
-        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text)
+    async def edit(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
 
     async def set_status_bar(self, channel: str, thread_ts: str, status: str) -> bool:
         return await self._call(
@@ -173,8 +175,11 @@ class ThreadProgress:
         *,
         interval: float,
         assistant_thread: bool,
+        stop_key: str | None = None,
     ) -> None:
         self.client = client
+        self.stop_key = stop_key
+        """The question's key on the status message's Stop button; None shows no button."""
         self.updater = updater
         self.thread = thread
         self.status = ResearchStatus(question)
@@ -193,10 +198,12 @@ class ThreadProgress:
         ):
             self._uses_status_bar = True
             return
+        text = status_text(self.status)
         response = await self.client.chat_postMessage(
             channel=self.thread.channel,
             thread_ts=self.thread.thread_ts,
-            text=status_text(self.status),
+            text=text,
+            blocks=status_blocks(text, self.stop_key),
         )
         self.message_ts = response["ts"]
         self._last_shown = time.monotonic()
@@ -256,6 +263,10 @@ class ThreadProgress:
                     STATUS_BAR.get(self.status.phase, "is working…"),
                 )
             elif self.message_ts is not None:
+                text = status_text(self.status)
                 await self.updater.edit(
-                    self.thread.channel, self.message_ts, status_text(self.status)
+                    self.thread.channel,
+                    self.message_ts,
+                    text,
+                    status_blocks(text, self.stop_key),
                 )

@@ -177,6 +177,7 @@ class SlackAPIServer:
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.replies": self._conversations_replies,
             "assistant.threads.setStatus": self._assistant_set_status,
@@ -579,6 +580,14 @@ class SlackAPIServer:
             "text": message["text"],
             "message": dict(message),
         }
+
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = _required(params, "channel", "channel_not_found")
+        message = self._find_message(channel, _required(params, "ts", "message_not_found"))
+        if message.get("bot_id") != BOT_ID:
+            raise SlackError("cant_delete_message")
+        self._state.messages[channel].remove(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
 
     def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
         """A permalink like Slack's; replies carry `thread_ts` and `cid`. Messages the
