@@ -1,6 +1,7 @@
 """Slack surface under load: ack latency, time to all answers, the bot's own overhead per turn.
 
     python -m bench.bot [--threads 200] [--latency 2.0] [--store sqlite|memory|redis|postgres]
+                        [--path both|stream|status]
 
 The real app runs under uvicorn; the Slack Web API, the model (answering after
 `--latency` seconds per call) and the market data are the test stand-ins, all on
@@ -19,7 +20,9 @@ accepting 200 connections at once already costs ~240 ms at p50 on two cores).
   parallel calls counted once): our own compute, the `openai` SDK's included. Market-data
   calls are served from the tool cache after the first thread and are left in;
 - CPU per turn: CPU time of the app's event-loop thread (all of the bot and the agent but
-  the embedding model, which runs in a worker thread) divided by the turns.
+  the embedding model, which runs in a worker thread) divided by the turns;
+- Slack calls per answer, by method: what an answer costs against Slack's rate limits, for
+  the streamed reply (`chat.startStream` …) and the status-message fallback side by side.
 
 The stand-ins share the machine's two cores with the app, so the wall-clock figures err high.
 """
@@ -84,7 +87,7 @@ class TimedResearch(ResearchService):
             self.seconds[session_id or ""] = time.monotonic() - started
 
 
-async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
+async def run(threads: int, latency: float, store: str, in_flight: int, streaming: bool) -> None:
     standins = StandinsProcess(latency)
     urls = standins.start()
     with tempfile.TemporaryDirectory() as scratch:
@@ -102,6 +105,8 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
             financial_datasets_base_url=urls.market_data,
             dexter_store_url=store_url,
             dexter_redis_prefix=f"bench-{time.time_ns()}",
+            dexter_streaming=streaming,
+            dexter_charts=False,
             log_level="WARNING",
         )
         timed = research_service(settings, TimedResearch)
@@ -125,6 +130,7 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
             if store == "postgres":
                 await drop_postgres_schema(f"bench_bot_{os.getpid()}")
     model_waits = standins.model_waits()
+    slack_calls = standins.slack_calls()
     standins.stop()
 
     if failed:
@@ -139,17 +145,22 @@ async def run(threads: int, latency: float, store: str, in_flight: int) -> None:
         agent_seconds = timed.seconds[f"slack:{TEAM_ID}:{CHANNEL}:{event['ts']}"]
         bot_overheads.append(shown[event["ts"]] - timings[event["ts"]][0] - agent_seconds)
         agent_overheads.append(agent_seconds - model_waits[n])
+    slack_calls.pop("auth.test", None)
+    per_answer = sum(slack_calls.values()) / threads
+    by_method = ", ".join(f"{m} {n / threads:.1f}" for m, n in sorted(slack_calls.items()))
     print(
-        "| store | threads | in flight | model latency | ack p50 | ack p99 | all answered "
-        "| bot overhead/turn p50 · p99 | agent overhead/turn p50 · p99 | CPU/turn |"
+        "| reply | store | threads | in flight | model latency | ack p50 | ack p99 | all answered "
+        "| bot overhead/turn p50 · p99 | agent overhead/turn p50 · p99 | CPU/turn "
+        "| Slack calls/answer |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
+        f"| {'streamed' if streaming else 'status message'} "
         f"| {store} | {threads} | {in_flight} | {latency:.1f} s | {ms(percentile(acks, 50))} "
         f"| {ms(percentile(acks, 99))} | {all_done:.2f} s "
         f"| {ms(percentile(bot_overheads, 50))} · {ms(percentile(bot_overheads, 99))} "
         f"| {ms(percentile(agent_overheads, 50))} · {ms(percentile(agent_overheads, 99))} "
-        f"| {ms(cpu_per_turn)} |"
+        f"| {ms(cpu_per_turn)} | {per_answer:.1f} ({by_method}) |"
     )
 
 
@@ -203,9 +214,16 @@ def main() -> None:
     parser.add_argument(
         "--in-flight", type=int, default=1, help="unacknowledged events at once (1: back to back)"
     )
+    parser.add_argument(
+        "--path",
+        choices=["both", "stream", "status"],
+        default="both",
+        help="the streamed reply, the status-message fallback, or one run of each",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run(args.threads, args.latency, args.store, args.in_flight))
+    for streaming in {"both": (True, False), "stream": (True,), "status": (False,)}[args.path]:
+        asyncio.run(run(args.threads, args.latency, args.store, args.in_flight, streaming))
 
 
 if __name__ == "__main__":

@@ -48,17 +48,18 @@ def _serve(conn: Connection, model_latency: float) -> None:
             _, app_url, events, in_flight = command
             conn.send(asyncio.run(_send_all(app_url, events, in_flight)))
         elif command == "answers":
+            # an answer's message: a status message edited, or a stream stopped
             status_of = {
-                c.params["thread_ts"]: c.response["ts"] for c in slack.calls("chat.postMessage")
+                c.params["thread_ts"]: c.response["ts"]
+                for method in ("chat.postMessage", "chat.startStream")  # a stream's ts wins
+                for c in slack.calls(method)
+                if c.response.get("ok")
             }
-            shown = {
-                c.params["ts"]: c.time
-                for c in slack.calls("chat.update")
-                if has_sources(c.params.get("blocks"))
-            }
+            finals = [*slack.calls("chat.update"), *slack.calls("chat.stopStream")]
+            shown = {c.params["ts"]: c.time for c in finals if has_sources(c.params.get("blocks"))}
             failed = {
                 c.params["ts"]
-                for c in slack.calls("chat.update")
+                for c in finals
                 if "Reference" in json.dumps(c.params.get("blocks") or [])
             }
             conn.send(
@@ -67,6 +68,11 @@ def _serve(conn: Connection, model_latency: float) -> None:
                     {thread for thread, ts in status_of.items() if ts in failed},
                 )
             )
+        elif command == "slack_calls":
+            counts: dict[str, int] = {}
+            for call in slack.calls():
+                counts[call.method] = counts.get(call.method, 0) + 1
+            conn.send(counts)
         elif command == "model_waits":
             conn.send(_model_waits(model.requests()))
         else:
@@ -159,6 +165,11 @@ class StandinsProcess:
         """When each thread's answer reached Slack (monotonic clock), by thread ts; and the
         threads that got an apology instead."""
         self._conn.send("answers")
+        return self._conn.recv()
+
+    def slack_calls(self) -> dict[str, int]:
+        """How many calls of each Slack method the app made."""
+        self._conn.send("slack_calls")
         return self._conn.recv()
 
     def model_waits(self) -> dict[int, float]:

@@ -6,8 +6,9 @@ came back), every data call with what it fetched ("income statements · AAPL"), 
 reflection round as an added task. Then the answer streams in as the model writes it,
 and the stop adds the sources. Whatever changed since the last call goes into one
 `chat.appendStream`, at most one every `interval` seconds, so an answer costs a start, a
-stop and about one append per `interval` of research, well inside the method's limit
-(Tier 4, about 100 a minute).
+stop and about one append per `interval` of research. Appends of all streams draw from one
+budget (`bot.rate_budget`) at the method's workspace limit (Tier 4, about 100 a minute):
+when many answers run at once, each gets fewer appends, never a 429.
 
 The caller falls back to the status message (`bot.status_message.ThreadProgress`) when
 Slack will not start a stream. A call that fails mid-stream stops the appends; the stop
@@ -41,6 +42,7 @@ from bot.blocks import (
     sources_block,
     stop_actions,
 )
+from bot.rate_budget import RateBudget
 from bot.threads import ThreadRef
 from stores import Source
 
@@ -72,11 +74,14 @@ class StreamedAnswer:
         user: str,
         question: str,
         interval: float,
+        budget: RateBudget,
         stop_key: str | None = None,
     ) -> None:
         self.client = client
+        self.budget = budget
         self.stop_key = stop_key
         self._control_ts: str | None = None
+        self._offering: asyncio.Task[None] | None = None
         self.thread = thread
         self.user = user
         self.question = " ".join(question.split())
@@ -111,8 +116,8 @@ class StreamedAnswer:
         self.calls += 1
         self.ts = response["ts"]
         self._flusher = asyncio.create_task(self._keep_flushing(), name="stream appends")
-        if self.stop_key is not None:
-            await self._offer_stop(self.stop_key)
+        if self.stop_key is not None:  # beside the research, not before it
+            self._offering = asyncio.create_task(self._offer_stop(self.stop_key))
 
     async def _offer_stop(self, key: str) -> None:
         """A small message with the Stop button below the stream, deleted when it ends: a
@@ -132,6 +137,8 @@ class StreamedAnswer:
         self._control_ts = response["ts"]
 
     async def _withdraw_stop(self) -> None:
+        if self._offering is not None:
+            await self._offering
         if self._control_ts is None:
             return
         ts, self._control_ts = self._control_ts, None
@@ -251,11 +258,14 @@ class StreamedAnswer:
         return f"\n\n{answer}"
 
     async def _keep_flushing(self) -> None:
+        """Append what changed, at most every `interval`, when the app-wide budget allows;
+        otherwise it waits for the next turn (or the stop, which carries everything)."""
         while not self._broken:
             await self._wake.wait()
-            self._wake.clear()
-            async with self._slack:
-                await self._append()
+            if self.budget.take():
+                self._wake.clear()
+                async with self._slack:
+                    await self._append()
             await asyncio.sleep(self.interval)
 
     async def _append(self) -> None:
@@ -288,7 +298,20 @@ class StreamedAnswer:
         """Close the plan, add what is left of `answer` and `blocks`, stop the stream; post
         `fallback` instead where Slack would not show it all."""
         assert self.ts is not None, "stopped before it started"
-        await self._withdraw_stop()
+        try:
+            await self._stop_stream(status, verb, answer, blocks, fallback)
+        finally:
+            await self._withdraw_stop()  # after the answer is shown: it is what people wait for
+
+    async def _stop_stream(
+        self,
+        status: str,
+        verb: str,
+        answer: str,
+        blocks: list[dict[str, Any]],
+        fallback: list[Message],
+    ) -> None:
+        assert self.ts is not None
         async with self._slack:  # an append in flight finishes first
             if self._flusher is not None:
                 self._flusher.cancel()  # waiting or sleeping, never mid-call: the lock is ours

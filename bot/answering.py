@@ -45,6 +45,7 @@ from bot.blocks import (
 from bot.charts import post_chart
 from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
+from bot.rate_budget import RateBudget
 from bot.status_message import StatusUpdater, ThreadProgress
 from stores import PendingQuestion, Source, StoreUnavailable
 
@@ -57,6 +58,9 @@ STREAMING_UNAVAILABLE = frozenset(
     {"unknown_method", "not_allowed_token_type", "missing_scope", "feature_not_enabled"}
 )
 """`chat.startStream` errors that mean streams will not work for this app at all."""
+APPENDS_PER_MINUTE = 100
+"""`chat.appendStream` is Tier 4: 100+ a minute per workspace, shared by every stream."""
+APPEND_BURST = 20
 
 
 class AnswerView(Protocol):
@@ -112,6 +116,7 @@ class ThreadAnswerer:
         self._workers: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
         self._streaming_refused: str | None = None
+        self.append_budget = RateBudget(APPENDS_PER_MINUTE / 60, burst=APPEND_BURST)
         self._answering: set[str] = set()
         self._researching: dict[str, asyncio.Task[AgentResult]] = {}
         self._stop_requests: dict[str, str] = {}
@@ -317,6 +322,7 @@ class ThreadAnswerer:
                 user=question.user,
                 question=question.text,
                 interval=self.config.progress_interval,
+                budget=self.append_budget,
                 stop_key=question.event_key,
             )
             try:

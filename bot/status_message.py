@@ -29,6 +29,7 @@ from agent.progress import (
     ToolStarted,
 )
 from bot.blocks import answer_messages, feedback_block, status_blocks
+from bot.rate_budget import RateBudget
 from bot.rendering import clip_mrkdwn, escape_mrkdwn, to_mrkdwn
 from bot.threads import ThreadRef
 from stores import Source
@@ -116,20 +117,7 @@ class StatusUpdater:
 
     def __init__(self, client: AsyncWebClient, *, per_second: float = 1.0, burst: int = 10) -> None:
         self.client = client
-        self.per_second = per_second
-        self.burst = burst
-        self.paused_until = 0.0
-        self._tokens = float(burst)
-        self._refilled = time.monotonic()
-
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.per_second)
-        self._refilled = now
-        if now < self.paused_until or self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+        self.budget = RateBudget(per_second, burst)
 
     async def edit(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
@@ -145,7 +133,7 @@ class StatusUpdater:
         )
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **params: Any) -> bool:
-        if not self._take_token():
+        if not self.budget.take():
             return False
         try:
             await method(**params)
@@ -155,7 +143,7 @@ class StatusUpdater:
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
-                self.paused_until = time.monotonic() + retry_after
+                self.budget.pause(retry_after)
                 log.info("status edits paused for %.0f s by Slack's rate limit", retry_after)
             else:
                 log.info("status edit refused: %s", exc.response.get("error"))
