@@ -47,6 +47,14 @@ PHASE_LINES = {
     "reflecting": "Checking the data is enough",
     "answering": "Writing the answer",
 }
+LOADING = (
+    "Reading the question…",
+    "Planning the research…",
+    "Pulling statements and prices…",
+    "Checking the figures…",
+    "Writing it up…",
+)
+"""What Slack rotates under the status bar of an AI app thread while Dexter works."""
 STATUS_BAR = {
     "waiting": "is waiting for the earlier answer…",
     "understanding": "is reading the question…",
@@ -124,12 +132,19 @@ class StatusUpdater:
     ) -> None:
         await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
 
-    async def set_status_bar(self, channel: str, thread_ts: str, status: str) -> bool:
+    async def set_status_bar(
+        self,
+        channel: str,
+        thread_ts: str,
+        status: str,
+        loading_messages: Sequence[str] | None = None,
+    ) -> bool:
         return await self._call(
             self.client.assistant_threads_setStatus,
             channel_id=channel,
             thread_ts=thread_ts,
             status=status,
+            loading_messages=list(loading_messages) if loading_messages else None,
         )
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **params: Any) -> bool:
@@ -182,7 +197,7 @@ class ThreadProgress:
     async def start(self) -> None:
         """Show that Dexter is on it: the status bar in an AI app thread, else a message."""
         if self.assistant_thread and await self.updater.set_status_bar(
-            self.thread.channel, self.thread.thread_ts, STATUS_BAR["understanding"]
+            self.thread.channel, self.thread.thread_ts, STATUS_BAR["understanding"], LOADING
         ):
             self._uses_status_bar = True
             return

@@ -52,6 +52,7 @@ TEXT_LIMIT = 40_000
 MESSAGE_BLOCK_LIMIT = 50
 SUGGESTED_PROMPTS_LIMIT = 4
 ALT_TEXT_LIMIT = 1000
+LOADING_MESSAGES_LIMIT = 10
 VIEW_BLOCK_LIMIT = 100
 SECTION_TEXT_LIMIT = 3000
 SECTION_FIELD_LIMIT = 2000
@@ -631,6 +632,13 @@ class SlackAPIServer:
         _required(params, "thread_ts", "invalid_thread_ts")
         if not isinstance(params.get("status"), str):
             raise SlackError("invalid_arguments", ["[ERROR] missing required field: status"])
+        loading = params.get("loading_messages")
+        if loading is not None and (
+            not isinstance(loading, list)
+            or not 1 <= len(loading) <= LOADING_MESSAGES_LIMIT
+            or not all(isinstance(m, str) and m.strip() for m in loading)
+        ):
+            raise SlackError("invalid_arguments", ["[ERROR] loading_messages: 1-10 strings"])
         return {"ok": True}
 
     def _files_get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:

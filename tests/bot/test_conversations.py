@@ -148,6 +148,7 @@ async def test_a_direct_message_starts_a_session_in_its_own_thread(start_dexter,
     assert answer.params["channel"] == "D0DIRECT" and answer.params["thread_ts"] == dm["ts"]
     status = dexter.slack.calls("assistant.threads.setStatus")
     assert status and status[0].params["thread_ts"] == dm["ts"]  # the AI app status bar
+    assert len(status[0].params["loading_messages"]) > 1  # rotating while Dexter works
     history = await dexter.remembered.load(f"slack:{TEAM_ID}:D0DIRECT:{dm['ts']}")
     assert len(history) == 1
 
