@@ -296,51 +296,44 @@ class StreamedAnswer:
         fallback: list[Message],
     ) -> None:
         """Close the plan, add what is left of `answer` and `blocks`, stop the stream; post
-        `fallback` instead where Slack would not show it all."""
+        `fallback` instead where Slack would not show it all. The Stop button's message
+        goes after: the answer is what people wait for."""
         assert self.ts is not None, "stopped before it started"
         try:
-            await self._stop_stream(status, verb, answer, blocks, fallback)
+            async with self._slack:  # an append in flight finishes first
+                if self._flusher is not None:
+                    self._flusher.cancel()  # waiting or sleeping, never mid-call: the lock is ours
+                    await asyncio.gather(self._flusher, return_exceptions=True)
+                self._finish_open_tasks(status)
+                chunks: list[dict[str, str]] = [self._plan_title(verb), *self._take_changes()]
+                text = self._rest_of(answer) if answer else ""
+                # After a refused append Slack holds part of the text only: the whole answer
+                # goes in a message of its own below the stopped stream.
+                carried = not (self._broken and answer)
+                if carried:
+                    chunks += [{"type": "markdown_text", "text": piece} for piece in _pieces(text)]
+                try:
+                    await self.client.chat_stopStream(
+                        channel=self.thread.channel,
+                        ts=self.ts,
+                        chunks=chunks,
+                        blocks=blocks or None,
+                    )
+                    stopped = True
+                except SlackApiError as exc:
+                    log.warning("stream stop refused (%s); posting the reply instead", _error(exc))
+                    stopped = False
+                finally:
+                    self.calls += 1
+                if stopped and carried:
+                    return
+                for message in fallback:
+                    await self.client.chat_postMessage(
+                        channel=self.thread.channel, thread_ts=self.thread.thread_ts, **message
+                    )
+                    self.calls += 1
         finally:
-            await self._withdraw_stop()  # after the answer is shown: it is what people wait for
-
-    async def _stop_stream(
-        self,
-        status: str,
-        verb: str,
-        answer: str,
-        blocks: list[dict[str, Any]],
-        fallback: list[Message],
-    ) -> None:
-        assert self.ts is not None
-        async with self._slack:  # an append in flight finishes first
-            if self._flusher is not None:
-                self._flusher.cancel()  # waiting or sleeping, never mid-call: the lock is ours
-                await asyncio.gather(self._flusher, return_exceptions=True)
-            self._finish_open_tasks(status)
-            chunks: list[dict[str, str]] = [self._plan_title(verb), *self._take_changes()]
-            text = self._rest_of(answer) if answer else ""
-            # After a refused append Slack holds part of the text only: the whole answer
-            # goes in a message of its own below the stopped stream.
-            carried = not (self._broken and answer)
-            if carried:
-                chunks += [{"type": "markdown_text", "text": piece} for piece in _pieces(text)]
-            try:
-                await self.client.chat_stopStream(
-                    channel=self.thread.channel, ts=self.ts, chunks=chunks, blocks=blocks or None
-                )
-                stopped = True
-            except SlackApiError as exc:
-                log.warning("stream stop refused (%s); posting the reply instead", _error(exc))
-                stopped = False
-            finally:
-                self.calls += 1
-            if stopped and carried:
-                return
-            for message in fallback:
-                await self.client.chat_postMessage(
-                    channel=self.thread.channel, thread_ts=self.thread.thread_ts, **message
-                )
-                self.calls += 1
+            await self._withdraw_stop()
 
 
 def _pieces(text: str) -> list[str]:

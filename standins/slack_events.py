@@ -172,6 +172,7 @@ class SlackSender:
         user: str = USER,
         thread_ts: str | None = None,
     ) -> httpx.Response:
+        """A button pressed on one of Dexter's messages."""
         container: dict[str, Any] = {
             "type": "message",
             "message_ts": next_ts(),
@@ -180,40 +181,32 @@ class SlackSender:
         }
         if thread_ts:
             container["thread_ts"] = thread_ts
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "team_id": TEAM_ID},
-            "api_app_id": APP_ID,
-            "team": {"id": TEAM_ID, "domain": "example"},
+        where = {
             "channel": {"id": channel, "name": "research"},
             "container": container,
-            "trigger_id": "1234.5678.abcd",
             "response_url": self.response_url,
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "b1",
-                    "value": value,
-                    "type": "button",
-                    "action_ts": str(time.time()),
-                }
-            ],
         }
-        return await self.post(
-            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
-        )
+        return await self._block_action(action_id, value, user, where)
 
     async def click_in_home(
         self, action_id: str, value: str, *, user: str = USER
     ) -> httpx.Response:
         """A button pressed on the App Home tab: the container is the view, no channel."""
+        where = {
+            "container": {"type": "view", "view_id": "V00000001"},
+            "view": {"id": "V00000001", "type": "home", "blocks": []},
+        }
+        return await self._block_action(action_id, value, user, where)
+
+    async def _block_action(
+        self, action_id: str, value: str, user: str, where: dict[str, Any]
+    ) -> httpx.Response:
         payload = {
             "type": "block_actions",
             "user": {"id": user, "team_id": TEAM_ID},
             "api_app_id": APP_ID,
             "team": {"id": TEAM_ID, "domain": "example"},
-            "container": {"type": "view", "view_id": "V00000001"},
-            "view": {"id": "V00000001", "type": "home", "blocks": []},
+            **where,
             "trigger_id": "1234.5678.abcd",
             "actions": [
                 {

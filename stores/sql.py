@@ -93,29 +93,22 @@ _LATEST_TURNS_UP_TO = _LATEST_TURNS.limit(bindparam("limit"))
 _TURNS_BEFORE = _LATEST_TURNS_UP_TO.where(TurnRow.seq < bindparam("before"))
 _TURN_COUNT = select(SessionRow.turn_count).where(SessionRow.id == bindparam("session_id"))
 
+_SESSION_INFO = select(
+    SessionRow.id,
+    SessionRow.first_question,
+    SessionRow.turn_count,
+    SessionRow.created_at,
+    SessionRow.updated_at,
+)
 _SESSIONS_OF_SCOPE = (
-    select(
-        SessionRow.id,
-        SessionRow.first_question,
-        SessionRow.turn_count,
-        SessionRow.created_at,
-        SessionRow.updated_at,
-    )
-    .where(SessionRow.scope == bindparam("scope"))
+    _SESSION_INFO.where(SessionRow.scope == bindparam("scope"))
     .order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
     .limit(bindparam("limit"))
 )
 
 
 _SESSIONS_OF_USER = (
-    select(
-        SessionRow.id,
-        SessionRow.first_question,
-        SessionRow.turn_count,
-        SessionRow.created_at,
-        SessionRow.updated_at,
-    )
-    .where(
+    _SESSION_INFO.where(
         SessionRow.id.in_(
             select(TurnRow.session_id).where(TurnRow.user == bindparam("user")).distinct()
         )

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from redis.asyncio import Redis
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from agent.factory import AgentParts, build_agent
@@ -28,7 +29,15 @@ from standins.openai_server import OpenAIStandin, model, openai_server
 from standins.slack_api import clean_slack_api_fixture, slack_api_fixture
 from stores import open_store
 from stores.sql_engine import create_store_engine
-from tests.external_servers import POSTGRES_HOST, POSTGRES_PORT, need_service, postgres_url
+from tests.external_servers import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    need_service,
+    postgres_url,
+    redis_url,
+)
 from tests.stores.backends import schema_url
 
 __all__ = [
@@ -130,3 +139,15 @@ def postgres_schema() -> Iterator[str]:
         yield schema
     finally:
         run_in_fresh_loop(drop)
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test on the test Redis; its keys are deleted afterwards."""
+    need_service("Redis", REDIS_HOST, REDIS_PORT)
+    prefix = f"dexter-test-{secrets.token_hex(4)}"
+    yield prefix
+    client = Redis.from_url(redis_url())
+    async for key in client.scan_iter(f"{prefix}:*"):
+        await client.delete(key)
+    await client.aclose()

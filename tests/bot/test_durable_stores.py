@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.blocks import ACTION_RETRY
 from standins.slack_api import TEAM_ID
 from standins.slack_events import CHANNEL, mention, message
 from tests.bot.observe import answers, wait_until
-from tests.external_servers import REDIS_HOST, REDIS_PORT, need_service, redis_url
+from tests.external_servers import REDIS_HOST, REDIS_PORT, redis_url
 from tests.remembered import store_beside
 from tests.stores.tcp_proxy import TCPProxy
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of this test; its keys are deleted afterwards."""
-    need_service("Redis", REDIS_HOST, REDIS_PORT)
-    prefix = f"dexter-bot-test-{secrets.token_hex(4)}"
-    yield prefix
-    client = Redis.from_url(redis_url())
-    async for key in client.scan_iter(f"{prefix}:*"):
-        await client.delete(key)
-    await client.aclose()
 
 
 @pytest.fixture

@@ -5,34 +5,20 @@ killed with SIGKILL while it has questions in flight and queued."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from standins.slack_api import TEAM_ID
 from standins.slack_events import CHANNEL, SlackSender, mention, message
 from stores import open_store
 from tests.bot.observe import answers, replies_begun, wait_until
-from tests.external_servers import REDIS_HOST, REDIS_PORT, need_service, redis_url
+from tests.external_servers import redis_url
 from tests.service.conftest import until_serving
 from tests.stores.backends import schema_url
 
 LEASE = 2.0
 """DEXTER_LOCK_TTL of these tests: a killed process's questions are adopted after it."""
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    need_service("Redis", REDIS_HOST, REDIS_PORT)
-    prefix = f"dexter-crash-test-{secrets.token_hex(4)}"
-    yield prefix
-    client = Redis.from_url(redis_url())
-    async for key in client.scan_iter(f"{prefix}:*"):
-        await client.delete(key)
-    await client.aclose()
 
 
 @pytest.fixture(params=["sqlite", "redis", "postgres"])
