@@ -1,8 +1,9 @@
 """Session histories in a SQL database: a SQLite file (the embedded default) or PostgreSQL.
 
-`append` is one transaction: an upsert of the session row that bumps `turn_count` and
-returns it (that number is the new turn's sequence number), then the turn's insert. The
-row lock the upsert takes serialises concurrent writers of one session on PostgreSQL;
+`append` upserts the session row, bumping `turn_count` and returning it (that number is
+the new turn's sequence number), and inserts the turn: on PostgreSQL as one statement in
+autocommit (the upsert in a CTE), one round trip; on SQLite as a transaction of the two.
+The row lock the upsert takes serialises concurrent writers of one session on PostgreSQL;
 SQLite serialises all writers itself, and this process's writers also queue on an asyncio
 lock so they do not spin on SQLite's busy handler.
 
@@ -34,6 +35,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -190,9 +192,17 @@ class SQLSessionStore:
         return HistoryPage(session_id, _decoded(session_id, rows), total)
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
+        """On PostgreSQL one statement in autocommit, so one round trip: the session upsert
+        in a CTE hands its new `turn_count` to the turn's insert. SQLite cannot put an
+        upsert in a CTE, so there it is a transaction of the two."""
+        bump = self._bump_turn_count(session_id, turn)
         with unavailable_on_error(self._url):
+            if not self._sqlite:
+                async with self._reader.connect() as conn:  # autocommit
+                    seq = (await conn.execute(_appended(bump, session_id, turn))).scalar_one()
+                return turn.with_seq(seq)
             async with self._writing(), self._engine.begin() as conn:
-                seq = (await conn.execute(self._bump_turn_count(session_id, turn))).scalar_one()
+                seq = (await conn.execute(bump)).scalar_one()
                 await conn.execute(insert(TurnRow).values(_turn_values(session_id, seq, turn)))
         return turn.with_seq(seq)
 
@@ -372,6 +382,19 @@ def _decoded(session_id: str, rows: Iterable[Any]) -> tuple[Turn, ...]:
         except CorruptTurn as exc:
             log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
     return tuple(turns)
+
+
+def _appended(bump: Insert, session_id: str, turn: Turn) -> Executable:
+    """The turn's insert, its seq the count `bump` returns: one statement."""
+    bumped = bump.cte("bumped")
+    values = _turn_values(session_id, 0, turn)
+    del values["seq"]
+    names = list(values)
+    row = select(
+        *(literal(values[name], TurnRow.__table__.c[name].type).label(name) for name in names),
+        bumped.c.turn_count.label("seq"),
+    )
+    return insert(TurnRow).from_select([*names, "seq"], row).returning(TurnRow.seq)
 
 
 def _turn_values(session_id: str, seq: int, turn: Turn) -> dict[str, Any]:
