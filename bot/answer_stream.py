@@ -87,8 +87,6 @@ class StreamedAnswer:
         self.question = " ".join(question.split())
         self.interval = interval
         self.ts: str | None = None
-        self.calls = 0
-        """Slack calls this answer made: start, appends and stop."""
         self._tasks: dict[str, dict[str, str]] = {}
         self._changed: dict[str, dict[str, str]] = {}
         self._open_phase: str | None = None
@@ -113,7 +111,6 @@ class StreamedAnswer:
             task_display_mode="plan",
             chunks=[self._plan_title("Researching"), *self._take_changes()],
         )
-        self.calls += 1
         self.ts = response["ts"]
         self._flusher = asyncio.create_task(self._keep_flushing(), name="stream appends")
         if self.stop_key is not None:  # beside the research, not before it
@@ -132,8 +129,6 @@ class StreamedAnswer:
         except SlackApiError as exc:
             log.info("no Stop button for this answer: %s", _error(exc))
             return
-        finally:
-            self.calls += 1
         self._control_ts = response["ts"]
 
     async def _withdraw_stop(self) -> None:
@@ -146,8 +141,6 @@ class StreamedAnswer:
             await self.client.chat_delete(channel=self.thread.channel, ts=ts)
         except SlackApiError as exc:
             log.info("could not delete the Stop button: %s", _error(exc))
-        finally:
-            self.calls += 1
 
     async def on_event(self, event: ProgressEvent) -> None:
         """Fold the agent's event into the plan or the text; the next append carries it."""
@@ -283,8 +276,6 @@ class StreamedAnswer:
             log.warning("stream append refused (%s); the stop will carry the rest", _error(exc))
             self._text_waiting = text + self._text_waiting
             return
-        finally:
-            self.calls += 1
         self._text_sent += text
 
     async def _stop(
@@ -323,15 +314,12 @@ class StreamedAnswer:
                 except SlackApiError as exc:
                     log.warning("stream stop refused (%s); posting the reply instead", _error(exc))
                     stopped = False
-                finally:
-                    self.calls += 1
                 if stopped and carried:
                     return
                 for message in fallback:
                     await self.client.chat_postMessage(
                         channel=self.thread.channel, thread_ts=self.thread.thread_ts, **message
                     )
-                    self.calls += 1
         finally:
             await self._withdraw_stop()
 

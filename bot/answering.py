@@ -52,8 +52,6 @@ from stores import PendingQuestion, Source, StoreUnavailable
 log = logging.getLogger(__name__)
 
 RESTARTED = "Sorry, Dexter restarted before it could answer this. Please try again."
-
-
 STREAMING_UNAVAILABLE = frozenset(
     {"unknown_method", "not_allowed_token_type", "missing_scope", "feature_not_enabled"}
 )
@@ -79,9 +77,9 @@ class AnswerView(Protocol):
 class AnsweringConfig:
     progress_interval: float
     lease: float
+    """Seconds after this process's last beat before others adopt its questions."""
     streaming: bool
     charts: bool
-    """Seconds after this process's last beat before others adopt its questions."""
     dedupe_ttl: float = 3600.0
     recent_events: int = 10_000
     turn_poll: float = 0.25
@@ -131,7 +129,8 @@ class ThreadAnswerer:
         QUESTIONS_WAITING.set_function(lambda: sum(len(q) for q in self._queues.values()))
 
     def stop(self, key: str, by: str) -> bool:
-        """Cancel the answer to question `key` (its Stop button); False if none is underway."""
+        """Cancel the answer to question `key` (its Stop button); False if it is not being
+        researched (any more)."""
         if key not in self._answering:
             return False
         log.info("%s stopped the answer to %s", by, key)
@@ -193,11 +192,9 @@ class ThreadAnswerer:
         session_id = question.thread.session_id
         queue = self._queues.get(session_id)
         if queue is not None:
-            order = self._pending(question).order
-            later = [
-                i for i, queued in enumerate(queue[1:], 1) if self._pending(queued).order > order
-            ]
-            queue.insert(later[0] if later else len(queue), question)
+            # after the one being answered, before the first that Slack sent later
+            later = (i for i, queued in enumerate(queue[1:], 1) if queued.order > question.order)
+            queue.insert(next(later, len(queue)), question)
             return
         self._queues[session_id] = [question]
         worker = asyncio.create_task(self._work(session_id), name=f"answer {session_id}")
@@ -282,6 +279,7 @@ class ThreadAnswerer:
                 result = await research
             finally:
                 del self._researching[question.event_key]
+                self._answering.discard(question.event_key)  # too late to stop it now
             rated = None if result.turn is None else (question.thread.session_id, result.turn.seq)
             await progress.answered(result.answer, result.sources, rated)
             if self.config.charts and result.series is not None:
@@ -309,6 +307,7 @@ class ThreadAnswerer:
             await self._apologise(question, progress, exc)
         finally:
             self._answering.discard(question.event_key)
+            self._stop_requests.pop(question.event_key, None)
         await self._settle(question)
         if chart is not None:  # the answer is in and settled; the chart is a bonus
             await post_chart(self.client, question.thread, chart)
