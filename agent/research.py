@@ -180,6 +180,11 @@ class ResearchService:
         store = self._opened()[1]
         return await self._there(store.inbox.adopt(owner, limit))
 
+    async def claimed(self, key: str) -> bool:
+        """Whether `key` is claimed now; claims nothing."""
+        store = self._opened()[1]
+        return await self._there(store.claimed(key))
+
     async def purge_expired(self) -> int:
         store = self._opened()[1]
         return await self._there(store.purge_expired())

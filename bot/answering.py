@@ -80,6 +80,8 @@ class AnsweringConfig:
     """Seconds after this process's last beat before others adopt its questions."""
     streaming: bool
     charts: bool
+    thread_memory: float
+    """Seconds a thread where Dexter only apologised still counts as Dexter's thread."""
     dedupe_ttl: float = 3600.0
     recent_events: int = 10_000
     turn_poll: float = 0.25
@@ -182,9 +184,22 @@ class ThreadAnswerer:
             DEDUPE_HITS.labels("store").inc()
         return first
 
-    async def is_held(self, session_id: str) -> bool:
-        """Whether any process has questions of the thread not yet answered."""
-        return bool(await self.research.waiting(session_id))
+    async def replied_in(self, session_id: str) -> bool:
+        """Whether Dexter is answering in the thread, in any process, or told it something
+        that left no turn (an apology, a stop): follow-ups there are Dexter's to answer."""
+        if await self.research.waiting(session_id):
+            return True
+        return await self.research.claimed(_replied_key(session_id))
+
+    async def _note_reply_without_turn(self, question: Question) -> None:
+        try:
+            await self.research.claim(
+                _replied_key(question.thread.session_id), self.config.thread_memory
+            )
+        except StoreUnavailable as exc:
+            log.warning(
+                "cannot note that Dexter replied in %s: %s", question.thread.session_id, exc
+            )
 
     def enqueue(self, question: Question) -> None:
         """Queue `question` among its thread's others in Slack's order, starting a worker
@@ -303,8 +318,10 @@ class ThreadAnswerer:
                 raise
             stopped = message_payload(stopped_blocks(question.ts))
             await _replace_status(progress, stopped, question.event_key)
+            await self._note_reply_without_turn(question)
         except Exception as exc:  # the thread must hear back whatever went wrong
             await self._apologise(question, progress, exc)
+            await self._note_reply_without_turn(question)
         finally:
             self._answering.discard(question.event_key)
             self._stop_requests.pop(question.event_key, None)
@@ -423,6 +440,10 @@ class ThreadAnswerer:
         else:
             log.exception("answer failed [ref %s] in %s", reference, question.thread.session_id)
         await _replace_status(progress, _try_again(apology(exc), reference, question), reference)
+
+
+def _replied_key(session_id: str) -> str:
+    return f"dexter-replied:{session_id}"
 
 
 def _try_again(text: str, reference: str, question: Question) -> Message:

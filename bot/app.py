@@ -29,7 +29,7 @@ from bot.app_home import AppHome
 from bot.listener_services import BotServices
 from bot.status_message import StatusUpdater
 from bot.thread_history import ThreadHistory
-from stores import DEFAULT_LOCK_TTL, DEFAULT_RETENTION_DAYS
+from stores import DEFAULT_LOCK_TTL, DEFAULT_RETENTION_DAYS, SECONDS_PER_DAY
 
 
 class _ExpectedTokenNotices(logging.Filter):
@@ -145,6 +145,7 @@ async def start_slack_bot(config: SlackConfig, research: ResearchService) -> Sla
             lease=config.lease,
             streaming=config.streaming,
             charts=config.charts,
+            thread_memory=config.retention_days * SECONDS_PER_DAY,
         ),
     )
     await answerer.start()

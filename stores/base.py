@@ -9,7 +9,8 @@ Invariants every backend keeps (the contract tests in `tests/stores/` check each
    returns `limit` turns older than a seq, newest first, with the session's total and
    each turn's `feedback`; `rate` records it, false for a turn that does not exist.
 3. `clear` removes every trace of a session: turns, summaries, embeddings, index entries.
-4. `claim_event` is true exactly once per key until its TTL passes, also under concurrency.
+4. `claim_event` is true exactly once per key until its TTL passes, also under concurrency;
+   `claimed` says whether a key is claimed now, and claims nothing.
 5. `lock` admits one holder per session at a time; a crashed holder's lock expires.
 6. A server that is down raises `StoreUnavailable`; the store recovers when it returns.
 7. Sessions untouched for the retention period disappear (TTL or `purge_expired`).
@@ -91,6 +92,8 @@ class Coordination(Protocol):
     """What keeps processes sharing a store from doing one piece of work twice."""
 
     async def claim_event(self, event_id: str, ttl: float) -> bool: ...
+
+    async def claimed(self, event_id: str) -> bool: ...
 
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
 

@@ -150,6 +150,10 @@ class MemorySessionStore:
         heapq.heappush(self._claim_expiries, (expires_at, event_id))
         return True
 
+    async def claimed(self, event_id: str) -> bool:
+        self._forget_expired_claims(time.monotonic())
+        return event_id in self._claims
+
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
         """One holder per session in this process; a holder that dies releases with its task."""

@@ -286,6 +286,10 @@ class RedisSessionStore:
             )
         return bool(claimed)
 
+    async def claimed(self, event_id: str) -> bool:
+        with unavailable_on_error(self._url):
+            return bool(await self._redis.exists(event_key(self._prefix, event_id)))
+
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
         """One holder per session across every process using this server.

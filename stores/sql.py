@@ -327,6 +327,14 @@ class SQLSessionStore:
             take_over_expired.returning(ClaimedEvent.key),
         ]
 
+    async def claimed(self, event_id: str) -> bool:
+        query = select(ClaimedEvent.key).where(
+            ClaimedEvent.key == event_id, ClaimedEvent.expires_at > utcnow()
+        )
+        with unavailable_on_error(self._url):
+            async with self._reader.connect() as conn:
+                return (await conn.execute(query)).first() is not None
+
     @asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
         """One holder per session: across processes on PostgreSQL (a lease, see

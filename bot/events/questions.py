@@ -75,7 +75,7 @@ async def is_follow_up(question: Question, services: BotServices, bot_user_id: s
         return True
     try:
         has_turns = await services.history.has_turns(session_id)
-        return has_turns or await services.answerer.is_held(session_id)
+        return has_turns or await services.answerer.replied_in(session_id)
     except StoreUnavailable as exc:
         log.warning("is %s a follow-up? the store is down (%s); asking Slack", session_id, exc)
         return await services.history.dexter_wrote_in(question.thread, bot_user_id)

@@ -232,6 +232,24 @@ async def test_a_model_failure_apologises_in_the_thread_and_retry_answers(
     assert len(await dexter.remembered.load(SESSION_PREFIX + question["ts"])) == 1
 
 
+async def test_a_follow_up_after_an_apology_is_answered(start_dexter, model) -> None:
+    """The failed answer stored no turn, but Dexter replied in the thread: it is Dexter's."""
+    dexter = await start_dexter(dexter_model_retries=0)
+    model.script("understand", Reply(status=500))
+    question = mention("What was Apple's revenue in 2023?")
+    await dexter.send.event(question)
+    await dexter.slack.wait_for(
+        "chat.update", lambda c: "Reference" in json.dumps(c.params.get("blocks") or [])
+    )
+    await dexter.runtime.slack.answerer.drain()
+
+    await dexter.send.event(message("And in 2022?", thread_ts=question["ts"]))
+
+    await wait_until(lambda: answers(dexter.slack, question["ts"]), within=30)
+    history = await dexter.remembered.load(SESSION_PREFIX + question["ts"])
+    assert [turn.question for turn in history.turns] == ["And in 2022?"]
+
+
 async def test_slack_rate_limits_are_waited_out(start_dexter, model) -> None:
     dexter = await start_dexter()
     dexter.slack.rate_limit("chat.postMessage", times=1, retry_after=1)

@@ -169,6 +169,17 @@ async def test_a_thousand_concurrent_claims_of_one_event_succeed_exactly_once(
     assert await store.claim_event(f"{event_id}-other", 60)
 
 
+async def test_claimed_says_whether_a_key_is_claimed_and_claims_nothing(
+    store: SessionStore, session_id: str
+) -> None:
+    key = f"marker:{session_id}"
+
+    assert not await store.claimed(key)
+    assert not await store.claimed(key)  # asking twice claimed nothing
+    assert await store.claim_event(key, ttl=60)
+    assert await store.claimed(key)
+
+
 async def test_a_claimed_event_is_free_again_after_its_ttl(
     store: SessionStore, session_id: str
 ) -> None:
