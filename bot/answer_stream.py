@@ -303,6 +303,8 @@ class StreamedAnswer:
                 carried = not (self._broken and answer)
                 if carried:
                     chunks += [{"type": "markdown_text", "text": piece} for piece in _pieces(text)]
+                else:
+                    blocks = []  # the sources and buttons go with the answer below
                 try:
                     await self.client.chat_stopStream(
                         channel=self.thread.channel,

@@ -26,6 +26,7 @@ async def test_an_answer_streams_with_its_plan_then_the_text_and_sources(start_d
     await dexter.send.event(question)
 
     await wait_until(lambda: answers(dexter.slack, question["ts"]), within=30)
+    await dexter.runtime.slack.answerer.drain()  # the Stop button's message goes last
     (start,) = dexter.slack.calls("chat.startStream")
     assert start.params["recipient_user_id"] == USER
     assert start.params["recipient_team_id"] == TEAM_ID
@@ -135,8 +136,10 @@ async def test_an_append_slack_refuses_still_ends_in_the_whole_answer(start_dext
     await dexter.send.event(question)
 
     await wait_until(lambda: answers(dexter.slack, question["ts"]), within=30)
+    await dexter.runtime.slack.answerer.drain()
     (turn,) = (await dexter.remembered.load(SESSION_PREFIX + question["ts"])).turns
-    (posted,) = [m for m in answers(dexter.slack, question["ts"]) if "stream" not in m]
+    (posted,) = answers(dexter.slack, question["ts"])  # one answer: below the stream
+    assert "stream" not in posted
     assert "here is what the data shows" in turn.answer
     assert "here is what the data shows" in json.dumps(posted["blocks"])
     assert len(dexter.slack.calls("chat.appendStream")) == 1  # no more after the refusal
