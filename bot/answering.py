@@ -383,9 +383,11 @@ class ThreadAnswerer:
         )
 
     async def _settle(self, question: Question) -> None:
+        await self._settle_key(question.thread.session_id, question.event_key)
+
+    async def _settle_key(self, session_id: str, key: str) -> None:
         """The thread has its reply: the question leaves the inbox (later, if the store is
         down now; until then no other process adopts it, as this one still beats)."""
-        session_id, key = question.thread.session_id, question.event_key
         try:
             await asyncio.shield(self.research.settle(session_id, key))
         except StoreUnavailable as exc:
@@ -413,17 +415,11 @@ class ThreadAnswerer:
                 question = Question.from_json(pending.payload)
             except ValueError as exc:
                 log.warning("dropping unreadable question %s: %s", pending.key, exc)
-                await self._settle_key(pending)
+                await self._settle_key(pending.session_id, pending.key)
                 continue
             log.info("adopted %s from a process that stopped", pending.key)
             self._seen[pending.key] = True
             self.enqueue(question)
-
-    async def _settle_key(self, pending: PendingQuestion) -> None:
-        try:
-            await self.research.settle(pending.session_id, pending.key)
-        except StoreUnavailable:
-            self._unsettled[pending.key] = pending.session_id
 
     async def _stopped(self, question: Question, progress: AnswerView) -> None:
         """Put the restart notice with Try again where the answer was being prepared."""

@@ -45,15 +45,25 @@ async def respond_ephemerally(
         log.exception("%s failed [ref %s]", command, reference)
         blocks = error_blocks("Sorry, that didn't work. Please try again.", reference)
     payload = message_payload(blocks)
+    await reply_to_requester(
+        respond, payload["text"], payload["blocks"], replace_original=replace_original
+    )
+
+
+async def reply_to_requester(
+    respond: AsyncRespond,
+    text: str,
+    blocks: Blocks | None = None,
+    *,
+    replace_original: bool = False,
+) -> None:
+    """Words only the person who clicked or typed sees, through the request's response_url."""
     try:
         await respond(
-            text=payload["text"],
-            blocks=payload["blocks"],
-            response_type="ephemeral",
-            replace_original=replace_original,
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=replace_original
         )
     except Exception as exc:  # an expired or unreachable response_url: nobody to tell
-        log.warning("%s: could not reply to its response_url: %s", command, type(exc).__name__)
+        log.warning("could not reply to a response_url: %s", type(exc).__name__)
 
 
 async def tell_asker(

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.actions.buttons import clicked_thread
 from bot.blocks import parse_feedback_value
+from bot.ephemeral_replies import reply_to_requester
 from bot.listener_services import BotServices
 from bot.metrics import FEEDBACK
 from bot.threads import AccessDenied
@@ -40,23 +41,19 @@ async def rate_answer(
         kept = await services.history.research.rate(thread.session_id, seq, rating)
     except StoreUnavailable as exc:
         log.warning("feedback on %s#%d not kept, the store is down: %s", session_id, seq, exc)
-        await respond(
-            text="Sorry, I couldn't record that just now.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        await reply_to_requester(respond, "Sorry, I couldn't record that just now.")
         return
     if not kept:
         log.info("feedback on %s#%d: the turn is gone", session_id, seq)
         return
     FEEDBACK.labels(rating).inc()
-    totals = {r: int(FEEDBACK.labels(r)._value.get()) for r in THANKS}
+    GIVEN[rating] += 1
     log.info(
         "feedback %s on %s#%d (%d good, %d bad since start)",
         rating,
         session_id,
         seq,
-        totals["good"],
-        totals["bad"],
+        GIVEN["good"],
+        GIVEN["bad"],
     )
-    await respond(text=THANKS[rating], response_type="ephemeral", replace_original=False)
+    await reply_to_requester(respond, THANKS[rating])

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from bot.ephemeral_replies import reply_to_requester
 from bot.listener_services import BotServices
 from bot.questions import Question, clean_text
 from bot.threads import ThreadRef
@@ -30,10 +31,8 @@ async def retry_question(
         return  # a second click on the same apology
     question = await question_to_retry(body, action["value"], context)
     if question is None:
-        await respond(
-            text="I can't find that question any more; please ask it again.",
-            response_type="ephemeral",
-            replace_original=False,
+        await reply_to_requester(
+            respond, "I can't find that question any more; please ask it again."
         )
         return
     await respond(delete_original=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
+from bot.ephemeral_replies import reply_to_requester
 from bot.listener_services import BotServices
 
 
@@ -20,8 +21,4 @@ async def stop_answer(
     await ack()
     who = str((body.get("user") or {}).get("id"))
     if not services.answerer.stop(str(action.get("value")), by=who):
-        await respond(
-            text="That answer has already finished.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+        await reply_to_requester(respond, "That answer has already finished.")
