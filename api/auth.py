@@ -135,7 +135,7 @@ class Authenticator:
         try:
             claims = jwt.decode(
                 token,
-                self._jwt_secret,
+                self._jwt_secret or "",
                 algorithms=JWT_ALGORITHMS,
                 options={"require": JWT_REQUIRED_CLAIMS},
                 leeway=JWT_LEEWAY_SECONDS,
