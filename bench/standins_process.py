@@ -68,6 +68,8 @@ def _serve(conn: Connection, model_latency: float) -> None:
                     {thread for thread, ts in status_of.items() if ts in failed},
                 )
             )
+        elif isinstance(command, tuple) and command[0] == "replies":
+            conn.send(_replies(slack, command[1]))
         elif command == "slack_calls":
             counts: dict[str, int] = {}
             for call in slack.calls():
@@ -129,6 +131,25 @@ async def _send_all(
     return timings
 
 
+def _replies(slack: Any, channels: list[str]) -> dict[str, tuple[int, int]]:
+    """Each thread's replies as its messages stand now, by thread ts: (answers, apologies).
+    An answer holds its sources; an apology, its reference id."""
+    from standins.slack_api import has_sources
+
+    replies: dict[str, tuple[int, int]] = {}
+    for channel in channels:
+        for posted in slack.messages(channel):
+            thread = posted.get("thread_ts")
+            if thread is None or posted.get("bot_id") is None:
+                continue
+            answered = has_sources(posted.get("blocks"))
+            failed = not answered and "Reference" in json.dumps(posted.get("blocks") or [])
+            if answered or failed:
+                answers, apologies = replies.get(thread, (0, 0))
+                replies[thread] = (answers + answered, apologies + failed)
+    return replies
+
+
 def _model_waits(requests: list[Any]) -> dict[int, float]:
     """Seconds each tagged thread waited on the model: steps in sequence, parallel once."""
     steps: dict[int, dict[str, float]] = defaultdict(dict)
@@ -165,6 +186,11 @@ class StandinsProcess:
         """When each thread's answer reached Slack (monotonic clock), by thread ts; and the
         threads that got an apology instead."""
         self._conn.send("answers")
+        return self._conn.recv()
+
+    def replies(self, channels: list[str]) -> dict[str, tuple[int, int]]:
+        """Each thread's (answers, apologies) in `channels` now, by thread ts."""
+        self._conn.send(("replies", channels))
         return self._conn.recv()
 
     def slack_calls(self) -> dict[str, int]:
