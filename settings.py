@@ -24,6 +24,8 @@ from stores import (
     DEFAULT_MAX_SESSIONS,
     DEFAULT_REDIS_PREFIX,
     SECONDS_PER_DAY,
+    EncryptionKeyError,
+    Sealer,
 )
 
 DEFAULT_SQLITE_PATH = Path("data/dexter.db")
@@ -106,6 +108,9 @@ class Settings(BaseSettings):
     dexter_lock_ttl: float = Field(
         DEFAULT_LOCK_TTL, gt=0, description="seconds a crashed holder keeps a lock"
     )
+    dexter_encryption_key: SecretStr | None = Field(
+        None, description="keys sealing turns at rest, newest first, comma-separated"
+    )
 
     # Context selection: which earlier turns of a thread the model sees
     dexter_summarize_llm: bool = default(AgentConfig, "summarize_with_model")
@@ -162,6 +167,21 @@ class Settings(BaseSettings):
                 return url
         return f"sqlite+aiosqlite:///{self.dexter_sqlite_path}"
 
+    @field_validator("dexter_encryption_key")
+    @classmethod
+    def _usable_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                Sealer.from_setting(value.get_secret_value())
+            except EncryptionKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def sealer(self) -> Sealer | None:
+        """What seals turns at rest, if `DEXTER_ENCRYPTION_KEY` is set."""
+        keys = self.dexter_encryption_key
+        return None if keys is None else Sealer.from_setting(keys.get_secret_value())
+
     @property
     def retention_seconds(self) -> float:
         return self.dexter_retention_days * SECONDS_PER_DAY
@@ -176,6 +196,7 @@ class Settings(BaseSettings):
             self.financial_datasets_api_key,
             self.backend_api_key,
             self.jwt_secret,
+            self.dexter_encryption_key,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None]
         for url in (self.dexter_store_url, self.redis_url, self.database_url):

@@ -1,4 +1,4 @@
-"""The command line: `run` (the default), `chat` and `migrate`."""
+"""The command line: `run` (the default), `chat`, `migrate`, `new-key` and `rotate-key`."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ import uvicorn
 
 from bot.app import SlackRefused, socket_mode_handler
 from service.chat import chat
-from service.configs import MissingSettings, slack_config
+from service.configs import MissingSettings, slack_config, store_options
 from service.logs import configure_logging
 from service.runtime import open_runtime
 from service.web import build_web_app
 from settings import Settings, SettingsError, load_settings
-from stores import StoreError
+from stores import StoreError, open_store
+from stores.sealing import new_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ def parser() -> argparse.ArgumentParser:
     talk.add_argument("--session", help="resume this session id")
     migrate = commands.add_parser("migrate", help="apply SQL schema migrations")
     migrate.add_argument("url", nargs="?", help="database URL (default: the configured store)")
+    commands.add_parser("new-key", help="print a new key for DEXTER_ENCRYPTION_KEY")
+    commands.add_parser(
+        "rotate-key",
+        help="seal every stored turn with the first key of DEXTER_ENCRYPTION_KEY (resumable)",
+    )
     return root
 
 
@@ -101,6 +107,23 @@ async def serve(settings: Settings) -> None:
         log.info("stopped")
 
 
+async def rotate_key(settings: Settings) -> None:
+    """Reseal the configured store's turns with the first key; each batch commits, so a
+    run cut short goes on where it stopped when run again."""
+    store = await open_store(settings.store_url, **store_options(settings))
+    try:
+        done = await store.reseal()
+    finally:
+        await store.close()
+    log.info(
+        "resealed %d turns and %d first questions of %s with the first key; %d left as they were",
+        done.turns,
+        done.first_questions,
+        store.url,
+        done.skipped,
+    )
+
+
 async def run_chat(settings: Settings, session: str | None) -> None:
     runtime = await open_runtime(settings, None)
     try:
@@ -120,10 +143,15 @@ def main(argv: list[str] | None = None) -> int:
         from stores.migrate import main as migrate
 
         return migrate([args.url or settings.store_url])
+    if args.command == "new-key":
+        print(new_key())
+        return 0
     configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     try:
         if args.command == "chat":
             asyncio.run(run_chat(settings, args.session))
+        elif args.command == "rotate-key":
+            asyncio.run(rotate_key(settings))
         else:
             asyncio.run(serve(settings))
     except (MissingSettings, SlackRefused, StoreError) as exc:

@@ -58,6 +58,7 @@ def research_config(settings: Settings) -> ResearchConfig:
         agent=AgentConfig(
             max_iterations=settings.dexter_max_iterations,
             run_timeout=settings.dexter_run_timeout,
+            slow_notice=settings.dexter_slow_notice,
             summarize_with_model=settings.dexter_summarize_llm,
             recent_turns=settings.dexter_recent_turns,
             # the original design counts messages; a turn is a question and its answer
@@ -76,6 +77,7 @@ def store_options(settings: Settings) -> dict[str, Any]:
         "redis_prefix": settings.dexter_redis_prefix,
         "max_sessions": settings.dexter_memory_max_sessions,
         "lock_ttl": settings.dexter_lock_ttl,
+        "sealer": settings.sealer(),
     }
 
 

@@ -24,6 +24,7 @@ from stores.base import (
     Inbox,
     SessionHistory,
     SessionStore,
+    StoreBusy,
     StoreError,
     StoreUnavailable,
     UnsupportedStoreURL,
@@ -39,20 +40,24 @@ from stores.models import (
     scope_of,
     slack_order,
 )
+from stores.sealing import EncryptionKeyError, Sealer
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
     "SECONDS_PER_DAY",
     "SUPPORTED_SCHEMES",
     "Coordination",
+    "EncryptionKeyError",
     "HistoryPage",
     "Inbox",
     "MessageHistory",
     "PendingQuestion",
+    "Sealer",
     "SessionHistory",
     "SessionInfo",
     "SessionStore",
     "Source",
+    "StoreBusy",
     "StoreError",
     "StoreUnavailable",
     "Turn",
@@ -64,7 +69,16 @@ __all__ = [
     "with_driver",
 ]
 
-SUPPORTED_SCHEMES = ("memory", "redis", "rediss", "sqlite+aiosqlite", "postgresql+asyncpg")
+SUPPORTED_SCHEMES = (
+    "memory",
+    "redis",
+    "rediss",
+    "redis+cluster",
+    "rediss+cluster",
+    "sqlite+aiosqlite",
+    "postgresql+asyncpg",
+)
+REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 SQL_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 # What hosting providers and habit hand out, read as the drivers Dexter uses.
 SCHEME_ALIASES = {
@@ -81,12 +95,15 @@ async def open_store(
     redis_prefix: str = DEFAULT_REDIS_PREFIX,
     max_sessions: int = DEFAULT_MAX_SESSIONS,
     lock_ttl: float = DEFAULT_LOCK_TTL,
+    sealer: Sealer | None = None,
     migrate: bool | None = None,
 ) -> SessionStore:
     """The store `url` names, ready to use.
 
     - `memory://` keeps at most `max_sessions` sessions in this process.
-    - `redis://…` / `rediss://…` puts every key under `redis_prefix`.
+    - `redis://…` / `rediss://…` puts every key under `redis_prefix`; so does
+      `redis+cluster://host:port` / `rediss+cluster://…`, on the Redis Cluster that node
+      belongs to, hash-tagging each session's keys into one slot.
     - `sqlite+aiosqlite:///path` (the file and its directory are created) and
       `postgresql+asyncpg://…` (add `?search_path=schema` to use a schema of your own).
 
@@ -95,7 +112,9 @@ async def open_store(
 
     `migrate` applies pending schema migrations; by default SQLite migrates and PostgreSQL
     only checks that its schema is current (operators run `python -m stores.migrate URL`).
-    Servers are pinged, so a server that is down raises `StoreUnavailable` here already.
+    `sealer` encrypts what people wrote before it reaches Redis or the database (a memory
+    store keeps nothing at rest). Servers are pinged, so a server that is down raises
+    `StoreUnavailable` here already.
     """
     url = with_driver(url)
     scheme = urlsplit(url).scheme.lower()
@@ -105,18 +124,24 @@ async def open_store(
         return MemorySessionStore(
             url, retention_seconds=retention_seconds, max_sessions=max_sessions
         )
-    if scheme in ("redis", "rediss"):
+    if scheme in REDIS_SCHEMES:
         from stores.redis import RedisSessionStore
 
         redis_store = RedisSessionStore(
-            url, retention_seconds=retention_seconds, prefix=redis_prefix, lock_ttl=lock_ttl
+            url,
+            retention_seconds=retention_seconds,
+            prefix=redis_prefix,
+            lock_ttl=lock_ttl,
+            sealer=sealer,
         )
         await _ready_or_closed(redis_store, redis_store.ping())
         return redis_store
     if scheme in SQL_SCHEMES:
         from stores.sql import SQLSessionStore
 
-        sql_store = SQLSessionStore(url, retention_seconds=retention_seconds, lock_ttl=lock_ttl)
+        sql_store = SQLSessionStore(
+            url, retention_seconds=retention_seconds, lock_ttl=lock_ttl, sealer=sealer
+        )
         should_migrate = scheme == "sqlite+aiosqlite" if migrate is None else migrate
         await _ready_or_closed(sql_store, sql_store.prepare(migrate=should_migrate))
         return sql_store

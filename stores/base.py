@@ -30,6 +30,7 @@ from stores.models import (
     MessageHistory,
     PendingQuestion,
     Rating,
+    Resealed,
     SessionInfo,
     Turn,
 )
@@ -56,6 +57,11 @@ class StoreUnavailable(StoreError):
         self.url = redact_url(url)
         self.reason = reason
         super().__init__(f"session store {self.url} is unavailable: {reason}")
+
+
+class StoreBusy(StoreUnavailable):
+    """The server answers, but every pooled connection stayed in use while a call waited:
+    this process is overloaded, not cut off. Other processes may be reaching the store."""
 
 
 class UnsupportedStoreURL(StoreError, ValueError):
@@ -126,6 +132,12 @@ class SessionStore(SessionHistory, Coordination, Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
+
+    async def reseal(self) -> Resealed:
+        """Seal every turn and first question not yet sealed with the first key of
+        `DEXTER_ENCRYPTION_KEY`, in batches that each commit: run again after a failure,
+        it goes on where it stopped."""
+        ...
 
     async def ping(self) -> None: ...
 

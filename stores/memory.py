@@ -31,6 +31,7 @@ from stores.models import (
     MessageHistory,
     PendingQuestion,
     Rating,
+    Resealed,
     SessionInfo,
     Turn,
     scope_of,
@@ -159,6 +160,10 @@ class MemorySessionStore:
         """One holder per session in this process; a holder that dies releases with its task."""
         async with self._locks.hold(session_id):
             yield
+
+    async def reseal(self) -> Resealed:
+        """Nothing to do: a memory store keeps nothing at rest."""
+        return Resealed()
 
     async def purge_expired(self) -> int:
         """Drop expired sessions and claims; returns how many sessions went."""

@@ -120,6 +120,17 @@ def scope_of(session_id: str) -> str:
     return scope if sep else ""
 
 
+@dataclass(slots=True)
+class Resealed:
+    """What a key rotation (`SessionStore.reseal`) did: values sealed anew with the first
+    key (clear or under an older one), and those left as they were because no key opened
+    them or they would not decode."""
+
+    turns: int = 0
+    first_questions: int = 0
+    skipped: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class PendingQuestion:
     """A question received and not yet answered, kept in the shared store until it is.

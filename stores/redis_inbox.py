@@ -1,28 +1,46 @@
 """The inbox on Redis: a hash per session of the questions not yet answered.
 
-Each field is a question's key, its value the question's JSON (ts, owner, payload). A set
-lists the sessions whose hash is not empty, so `adopt` finds them without a SCAN of the
-keyspace; an owner is alive while its key, set with a TTL by `beat`, exists. `hold`,
-`settle` and `adopt`'s take-over are Lua scripts, so each is atomic: a question is claimed
-and recorded together, and two processes adopting one question cannot both get it.
+Each field is a question's key, its value the question's JSON (ts, owner, payload). An
+index lists the sessions whose hash may not be empty, so `adopt` finds them without a SCAN
+of the keyspace; an owner is alive while its key, set with a TTL by `beat`, exists.
+
+On a single server `hold` and `settle` are Lua scripts over the claim, the hash and the
+index together, so a question is claimed and recorded in one atomic step. On a cluster
+those keys are in three slots, so `hold` takes three single-slot steps, in an order that
+never loses a question:
+
+1. list the session in the index (a sorted set scored by the time of this hold), so that
+   whatever is recorded next can be found;
+2. record the question in the session's hash unless it is there already (then the message
+   is someone's: false);
+3. claim the message's key; if another process claimed it before (a late retry of an
+   answered message, or a `claim_event`), take the record back out: false.
+
+A crash between 2 and 3 leaves the question recorded under a dead owner: it is adopted and
+answered, never lost (Slack's retries of it meanwhile find the record and are dropped; its
+message stays unclaimed, so a copy delivered only after that answer is settled, some
+minutes on, would be answered again). `settle` deletes the field alone. `adopt` drops a
+session from the index once its hash is empty and its last hold is older than `lock_ttl`:
+a hold takes far less than that between steps 1 and 2, or its process counts as dead
+anyway (its locks and heartbeat have lapsed). `adopt`'s take-over is one compare-and-set
+on the session's hash in both modes, so two processes adopting one question cannot both
+get it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from stores.models import PendingQuestion
-from stores.redis_keys import (
-    event_key,
-    inbox_index_key,
-    inbox_key,
-    owner_key,
-    unavailable_on_error,
-)
+from stores.redis_keys import RedisKeys, unavailable_on_error
+from stores.sealing import Sealer, opened_payload, sealed_payload
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +74,94 @@ end
 return 0
 """
 
+CLUSTER_INDEX_SCRIPT = """
+-- KEYS: the inbox index (a sorted set). ARGV: session id, retention ms.
+-- Lists the session as held now; drops sessions whose inbox has expired since.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+redis.call('ZADD', KEYS[1], string.format('%.6f', now), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf',
+           '(' .. string.format('%.6f', now - tonumber(ARGV[2]) / 1000))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+CLUSTER_RECORD_SCRIPT = """
+-- KEYS: the session's inbox. ARGV: question key, question JSON, retention ms.
+-- Returns 1 if recorded, 0 if the question is there already.
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+    return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+CLUSTER_UNRECORD_SCRIPT = """
+-- KEYS: the session's inbox. ARGV: question key, the JSON this hold recorded.
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+CLUSTER_FORGET_SCRIPT = """
+-- KEYS: the inbox index. ARGV: session id, how long ago (ms) its last hold must have been.
+-- Called once the session's inbox was seen empty.
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not held then
+    return 0
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+if now - tonumber(held) >= tonumber(ARGV[2]) / 1000 then
+    redis.call('ZREM', KEYS[1], ARGV[1])
+    return 1
+end
+return 0
+"""
+
 
 class RedisInbox:
-    """`Inbox` on the Redis server of a `RedisSessionStore`."""
+    """`Inbox` on the Redis server, or cluster, of a `RedisSessionStore`."""
 
-    def __init__(self, redis: Redis, url: str, *, prefix: str, retention_ms: int) -> None:
+    def __init__(
+        self,
+        redis: Redis | RedisCluster,
+        url: str,
+        keys: RedisKeys,
+        *,
+        retention_ms: int,
+        lock_ttl: float,
+        sealer: Sealer | None = None,
+    ) -> None:
         self._redis = redis
+        self._sealer = sealer
         self._url = url
-        self._prefix = prefix
+        self._keys = keys
         self._retention_ms = retention_ms
+        self._idle_ms = max(1, round(lock_ttl * 1000))
         self._hold = redis.register_script(HOLD_SCRIPT)
         self._settle = redis.register_script(SETTLE_SCRIPT)
         self._take_over = redis.register_script(TAKE_OVER_SCRIPT)
+        self._index = redis.register_script(CLUSTER_INDEX_SCRIPT)
+        self._record = redis.register_script(CLUSTER_RECORD_SCRIPT)
+        self._unrecord = redis.register_script(CLUSTER_UNRECORD_SCRIPT)
+        self._forget = redis.register_script(CLUSTER_FORGET_SCRIPT)
 
     async def hold(self, question: PendingQuestion, ttl: float) -> bool:
+        claim_ms = max(1, round(ttl * 1000))
+        question = replace(
+            question, payload=sealed_payload(self._sealer, question.key, question.payload)
+        )
+        if self._keys.cluster:
+            return await self._hold_on_cluster(question, claim_ms)
         keys = [
-            event_key(self._prefix, question.key),
-            inbox_key(self._prefix, question.session_id),
-            inbox_index_key(self._prefix),
+            self._keys.event(question.key),
+            self._keys.inbox(question.session_id),
+            self._keys.inbox_index(),
         ]
         args: list[str | int] = [
-            max(1, round(ttl * 1000)),
+            claim_ms,
             question.key,
             _encoded(question),
             question.session_id,
@@ -87,38 +172,35 @@ class RedisInbox:
 
     async def waiting(self, session_id: str) -> list[PendingQuestion]:
         with unavailable_on_error(self._url):
-            fields = await self._redis.hgetall(inbox_key(self._prefix, session_id))
+            fields = await self._redis.hgetall(self._keys.inbox(session_id))
         questions = [
-            question
+            self._opened(question)
             for key, raw in fields.items()
             if (question := _decoded(session_id, key, raw)) is not None
         ]
         return sorted(questions, key=lambda q: q.order)
 
     async def settle(self, session_id: str, key: str) -> None:
-        keys = [inbox_key(self._prefix, session_id), inbox_index_key(self._prefix)]
         with unavailable_on_error(self._url):
-            await self._settle(keys=keys, args=[key, session_id])
+            if self._keys.cluster:  # the index entry goes in `adopt`, once it is idle
+                await self._redis.hdel(self._keys.inbox(session_id), key)
+            else:
+                keys = [self._keys.inbox(session_id), self._keys.inbox_index()]
+                await self._settle(keys=keys, args=[key, session_id])
 
     async def beat(self, owner: str, ttl: float) -> None:
         with unavailable_on_error(self._url):
-            await self._redis.set(
-                owner_key(self._prefix, owner), b"1", px=max(1, round(ttl * 1000))
-            )
+            await self._redis.set(self._keys.owner(owner), b"1", px=max(1, round(ttl * 1000)))
 
     async def adopt(self, owner: str, limit: int) -> list[PendingQuestion]:
         """Take over up to `limit` questions whose owners' keys have expired."""
         with unavailable_on_error(self._url):
-            sessions = await self._redis.smembers(inbox_index_key(self._prefix))
             adopted: list[PendingQuestion] = []
-            for raw_session in sessions:
-                session_id = _text(raw_session)
-                inbox = inbox_key(self._prefix, session_id)
+            for session_id in await self._indexed_sessions():
+                inbox = self._keys.inbox(session_id)
                 fields = await self._redis.hgetall(inbox)
-                if not fields:  # the hash expired with the retention period
-                    await self._settle(
-                        keys=[inbox, inbox_index_key(self._prefix)], args=["", session_id]
-                    )
+                if not fields:  # all settled, or the hash expired with the retention period
+                    await self._unindex(session_id)
                     continue
                 for key, raw in fields.items():
                     question = _decoded(session_id, key, raw)
@@ -128,13 +210,55 @@ class RedisInbox:
                         question.key, session_id, question.ts, owner, question.payload
                     )
                     if await self._take_over(keys=[inbox], args=[key, raw, _encoded(mine)]):
-                        adopted.append(mine)
+                        adopted.append(self._opened(mine))
                         if len(adopted) == limit:
                             return adopted
         return adopted
 
+    async def _hold_on_cluster(self, question: PendingQuestion, claim_ms: int) -> bool:
+        """Index, record, claim: the three steps of the module's docstring."""
+        inbox = self._keys.inbox(question.session_id)
+        recorded = _encoded(question)
+        with unavailable_on_error(self._url):
+            await self._index(
+                keys=[self._keys.inbox_index()], args=[question.session_id, self._retention_ms]
+            )
+            if not await self._record(
+                keys=[inbox], args=[question.key, recorded, self._retention_ms]
+            ):
+                return False
+            if await self._redis.set(self._keys.event(question.key), b"1", nx=True, px=claim_ms):
+                return True
+            await self._unrecord(keys=[inbox], args=[question.key, recorded])
+        return False
+
+    async def _indexed_sessions(self) -> list[str]:
+        index = self._keys.inbox_index()
+        members: Iterable[bytes | str]
+        if self._keys.cluster:  # without scores, zrange's reply is the members
+            members = cast(list[bytes], await self._redis.zrange(index, 0, -1))
+        else:
+            members = await self._redis.smembers(index)
+        return [_text(member) for member in members]
+
+    async def _unindex(self, session_id: str) -> None:
+        """Drop a session whose inbox was just seen empty from the index; on a cluster only
+        if no hold has listed it within `lock_ttl` (its record may be on its way)."""
+        if self._keys.cluster:
+            await self._forget(keys=[self._keys.inbox_index()], args=[session_id, self._idle_ms])
+        else:
+            await self._settle(
+                keys=[self._keys.inbox(session_id), self._keys.inbox_index()],
+                args=["", session_id],
+            )
+
+    def _opened(self, question: PendingQuestion) -> PendingQuestion:
+        """The question with its payload as the bot wrote it (sealed in Redis, with a key)."""
+        payload = opened_payload(self._sealer, question.key, question.payload)
+        return replace(question, payload=payload)
+
     async def _alive(self, owner: str) -> bool:
-        return bool(await self._redis.exists(owner_key(self._prefix, owner)))
+        return bool(await self._redis.exists(self._keys.owner(owner)))
 
 
 def _encoded(question: PendingQuestion) -> str:

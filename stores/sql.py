@@ -24,19 +24,24 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
+    DateTime,
     Executable,
     Insert,
+    LargeBinary,
     bindparam,
     case,
     delete,
     func,
     insert,
-    literal,
+    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,7 +54,7 @@ from stores.base import (
     check_page,
     redact_url,
 )
-from stores.codec import CorruptTurn
+from stores.codec import CorruptTurn, decode_turn, encode_turn
 from stores.keyed_locks import KeyedLocks
 from stores.migrate import current_revision, head_revision, upgrade
 from stores.models import (
@@ -57,6 +62,7 @@ from stores.models import (
     HistoryPage,
     MessageHistory,
     Rating,
+    Resealed,
     SessionInfo,
     Source,
     Turn,
@@ -65,12 +71,16 @@ from stores.models import (
     scope_of,
     utcnow,
 )
+from stores.sealing import SETTING, EncryptionKeyError, Sealer, opened, place
 from stores.sql_engine import EngineUse, create_store_engine, is_sqlite, unavailable_on_error
 from stores.sql_inbox import SQLInbox
 from stores.sql_lease import EXPIRED_LEASES, SessionLeases
 from stores.sql_schema import ClaimedEvent, SessionLock, SessionRow, TurnRow
 
 log = logging.getLogger(__name__)
+
+RESEAL_BATCH = 200
+"""Rows per transaction of a key rotation: each batch done stays done if the run stops."""
 
 _LATEST_TURNS = (
     select(
@@ -86,6 +96,7 @@ _LATEST_TURNS = (
         TurnRow.summary_tokens,
         TurnRow.sources,
         TurnRow.feedback,
+        TurnRow.sealed,
     )
     .where(TurnRow.session_id == bindparam("session_id"))
     .order_by(TurnRow.seq.desc())
@@ -98,6 +109,7 @@ _TURN_COUNT = select(SessionRow.turn_count).where(SessionRow.id == bindparam("se
 _SESSION_INFO = select(
     SessionRow.id,
     SessionRow.first_question,
+    SessionRow.sealed_first_question,
     SessionRow.turn_count,
     SessionRow.created_at,
     SessionRow.updated_at,
@@ -120,6 +132,58 @@ _SESSIONS_OF_USER = (
 )
 
 
+def _bump_turn_count(dialect_insert: Any) -> Insert:
+    """Create the session row or add one to its `turn_count`, returning the new count.
+
+    `updated_at` never moves backwards, even when a writer that read the clock earlier
+    commits later. Built once per dialect, the values bound at each call: building the
+    statement and its cache key on every append cost more than SQLite's own work.
+    """
+    now = bindparam("now", type_=DateTime(timezone=True))
+    new_session = dialect_insert(SessionRow).values(
+        id=bindparam("session_id"),
+        scope=bindparam("scope"),
+        first_question=bindparam("first_question"),
+        sealed_first_question=bindparam("sealed_first_question", type_=LargeBinary),
+        turn_count=1,
+        created_at=now,
+        updated_at=now,
+    )
+    return new_session.on_conflict_do_update(
+        index_elements=[SessionRow.id],
+        set_={
+            "turn_count": SessionRow.turn_count + 1,
+            "updated_at": case(
+                (SessionRow.updated_at > new_session.excluded.updated_at, SessionRow.updated_at),
+                else_=new_session.excluded.updated_at,
+            ),
+        },
+    ).returning(SessionRow.turn_count)
+
+
+_BUMP_SQLITE = _bump_turn_count(sqlite.insert)
+_BUMP_POSTGRES = _bump_turn_count(postgresql.insert)
+_INSERT_TURN = insert(TurnRow)
+_TURN_COLUMNS = [c.name for c in TurnRow.__table__.c if c.name not in ("seq", "feedback")]
+_BUMPED = _BUMP_POSTGRES.cte("bumped")
+_APPEND_POSTGRES = (
+    insert(TurnRow)
+    .from_select(
+        [*_TURN_COLUMNS, "seq"],
+        select(
+            *(
+                bindparam(f"turn_{name}", type_=TurnRow.__table__.c[name].type)
+                for name in _TURN_COLUMNS
+            ),
+            _BUMPED.c.turn_count,
+        ),
+    )
+    .returning(TurnRow.seq)
+)
+"""PostgreSQL's append in one statement: the session upsert in a CTE hands its new
+`turn_count` to the turn's insert."""
+
+
 class SQLSessionStore:
     """A `SessionStore` on SQLAlchemy asyncio: `sqlite+aiosqlite` or `postgresql+asyncpg`."""
 
@@ -129,9 +193,11 @@ class SQLSessionStore:
         *,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         lock_ttl: float = DEFAULT_LOCK_TTL,
+        sealer: Sealer | None = None,
     ) -> None:
         self.url = redact_url(url)
         self._url = url
+        self._sealer = sealer
         self._retention = timedelta(seconds=retention_seconds)
         self._lock_ttl = lock_ttl
         self._engine = create_store_engine(url)
@@ -148,6 +214,7 @@ class SQLSessionStore:
             writing=self._writing,
             claim_attempts=self._claim_attempts,
             sqlite=self._sqlite,
+            sealer=sealer,
         )
 
     async def prepare(self, *, migrate: bool) -> None:
@@ -176,7 +243,7 @@ class SQLSessionStore:
         with unavailable_on_error(self._url):
             async with self._reader.connect() as conn:
                 rows = (await conn.execute(query, parameters)).all()
-        return MessageHistory(session_id, _decoded(session_id, reversed(rows)))
+        return MessageHistory(session_id, self._decoded(session_id, reversed(rows)))
 
     async def page(self, session_id: str, *, limit: int, before: int | None = None) -> HistoryPage:
         """The session's `turn_count`, then the page: two statements on one connection."""
@@ -189,51 +256,49 @@ class SQLSessionStore:
             async with self._reader.connect() as conn:
                 total = (await conn.execute(_TURN_COUNT, parameters)).scalar_one_or_none() or 0
                 rows = (await conn.execute(query, parameters)).all() if total and limit else []
-        return HistoryPage(session_id, _decoded(session_id, rows), total)
+        return HistoryPage(session_id, self._decoded(session_id, rows), total)
 
     async def append(self, session_id: str, turn: Turn) -> Turn:
         """On PostgreSQL one statement in autocommit, so one round trip: the session upsert
         in a CTE hands its new `turn_count` to the turn's insert. SQLite cannot put an
-        upsert in a CTE, so there it is a transaction of the two."""
-        bump = self._bump_turn_count(session_id, turn)
+        upsert in a CTE, so there it is a transaction of the two; so it is with encryption
+        at rest, whose seal binds the turn to a seq known only once the upsert returned."""
+        bumped = self._bumped(session_id, turn)
         with unavailable_on_error(self._url):
-            if not self._sqlite:
+            if not self._sqlite and self._sealer is None:
+                values = _turn_values(session_id, 0, turn)
+                row = {f"turn_{name}": values[name] for name in _TURN_COLUMNS}
                 async with self._reader.connect() as conn:  # autocommit
-                    seq = (await conn.execute(_appended(bump, session_id, turn))).scalar_one()
+                    seq = (await conn.execute(_APPEND_POSTGRES, bumped | row)).scalar_one()
                 return turn.with_seq(seq)
+            bump = _BUMP_SQLITE if self._sqlite else _BUMP_POSTGRES
             async with self._writing(), self._engine.begin() as conn:
-                seq = (await conn.execute(bump)).scalar_one()
-                await conn.execute(insert(TurnRow).values(_turn_values(session_id, seq, turn)))
+                seq = (await conn.execute(bump, bumped)).scalar_one()
+                await conn.execute(_INSERT_TURN, self._turn_values(session_id, seq, turn))
         return turn.with_seq(seq)
 
-    def _bump_turn_count(self, session_id: str, turn: Turn) -> Insert:
-        """Create the session row or add one to its `turn_count`, returning the new count.
+    def _turn_values(self, session_id: str, seq: int, turn: Turn) -> dict[str, Any]:
+        """The row of a turn: its words in the clear columns, or sealed in `sealed`."""
+        if self._sealer is None:
+            return _turn_values(session_id, seq, turn)
+        sealed = self._sealer.seal(encode_turn(turn), place("turn", session_id, seq))
+        blank = replace(turn, question="", answer="", summary="", sources=(), embedding=None)
+        return _turn_values(session_id, seq, blank) | {"sealed": sealed}
 
-        `updated_at` never moves backwards, even when a writer that read the clock earlier
-        commits later.
-        """
-        now = utcnow()
-        new_session = self._insert(SessionRow).values(
-            id=session_id,
-            scope=scope_of(session_id),
-            first_question=turn.question,
-            turn_count=1,
-            created_at=now,
-            updated_at=now,
-        )
-        return new_session.on_conflict_do_update(
-            index_elements=[SessionRow.id],
-            set_={
-                "turn_count": SessionRow.turn_count + 1,
-                "updated_at": case(
-                    (
-                        SessionRow.updated_at > new_session.excluded.updated_at,
-                        SessionRow.updated_at,
-                    ),
-                    else_=new_session.excluded.updated_at,
-                ),
-            },
-        ).returning(SessionRow.turn_count)
+    def _bumped(self, session_id: str, turn: Turn) -> dict[str, Any]:
+        """The values of `_bump_turn_count`: the first question sealed, with a sealer."""
+        values: dict[str, Any] = {
+            "session_id": session_id,
+            "scope": scope_of(session_id),
+            "first_question": turn.question,
+            "sealed_first_question": None,
+            "now": utcnow(),
+        }
+        if self._sealer is not None:
+            where = place("first question", session_id)
+            values["first_question"] = ""
+            values["sealed_first_question"] = self._sealer.seal(turn.question.encode(), where)
+        return values
 
     async def rate(self, session_id: str, seq: int, rating: Rating) -> bool:
         with unavailable_on_error(self._url):
@@ -281,9 +346,24 @@ class SQLSessionStore:
             async with self._reader.connect() as conn:
                 rows = (await conn.execute(query, parameters)).all()
         return [
-            SessionInfo(sid, first_question, turns, _as_utc(created_at), _as_utc(updated_at))
-            for sid, first_question, turns, created_at, updated_at in rows
+            SessionInfo(
+                sid,
+                self._first_question(sid, first_question, sealed),
+                turns,
+                _as_utc(created_at),
+                _as_utc(updated_at),
+            )
+            for sid, first_question, sealed, turns, created_at, updated_at in rows
         ]
+
+    def _first_question(self, session_id: str, clear: str, sealed: bytes | None) -> str:
+        if sealed is None:
+            return clear
+        try:
+            return opened(self._sealer, sealed, place("first question", session_id)).decode()
+        except CorruptTurn as exc:
+            log.warning("the first question of session %s will not open: %s", session_id, exc)
+            return ""
 
     async def claim_event(self, event_id: str, ttl: float) -> bool:
         """Insert the key, or take it over if its claim has expired; true if either happened.
@@ -365,6 +445,84 @@ class SQLSessionStore:
             )
         return purged.rowcount
 
+    async def reseal(self) -> Resealed:
+        """Batches of `RESEAL_BATCH` rows in key order, each batch one transaction whose
+        updates apply only where the row still holds what was read (a clear or a new
+        append in between is left alone)."""
+        if self._sealer is None:
+            raise EncryptionKeyError(f"set {SETTING} to the key to seal with")
+        done = Resealed()
+        current = self._sealer.current
+        stale_turn = or_(TurnRow.sealed.is_(None), func.substr(TurnRow.sealed, 3, 4) != current)
+        turns = (
+            select(TurnRow.session_id, *_LATEST_TURNS.selected_columns)
+            .where(stale_turn)
+            .order_by(TurnRow.session_id, TurnRow.seq)
+            .limit(RESEAL_BATCH)
+        )
+        after: tuple[str, int] = ("", 0)
+        while rows := await self._read_all(
+            turns.where(tuple_(TurnRow.session_id, TurnRow.seq) > after)
+        ):
+            async with self._writing(), self._engine.begin() as conn:
+                for session_id, *row in rows:
+                    after = (session_id, row[0])
+                    [turn] = self._decoded(session_id, [row]) or [None]
+                    if turn is None:
+                        done.skipped += 1
+                        continue
+                    resealed = await conn.execute(
+                        update(TurnRow)
+                        .where(
+                            TurnRow.session_id == session_id,
+                            TurnRow.seq == turn.seq,
+                            _unchanged(TurnRow.sealed, row[-1]),
+                        )
+                        .values(self._turn_values(session_id, turn.seq, turn))
+                    )
+                    done.turns += resealed.rowcount
+        sessions = (
+            select(SessionRow.id, SessionRow.first_question, SessionRow.sealed_first_question)
+            .where(
+                or_(
+                    SessionRow.sealed_first_question.is_(None),
+                    func.substr(SessionRow.sealed_first_question, 3, 4) != current,
+                )
+            )
+            .order_by(SessionRow.id)
+            .limit(RESEAL_BATCH)
+        )
+        last = ""
+        while rows := await self._read_all(sessions.where(SessionRow.id > last)):
+            async with self._writing(), self._engine.begin() as conn:
+                for session_id, clear, sealed in rows:
+                    last = session_id
+                    where = place("first question", session_id)
+                    try:
+                        question = opened(self._sealer, sealed or b"", where).decode() or clear
+                    except (CorruptTurn, EncryptionKeyError) as exc:
+                        log.warning("not resealing the first question of %s: %s", session_id, exc)
+                        done.skipped += 1
+                        continue
+                    resealed = await conn.execute(
+                        update(SessionRow)
+                        .where(
+                            SessionRow.id == session_id,
+                            _unchanged(SessionRow.sealed_first_question, sealed),
+                        )
+                        .values(
+                            first_question="",
+                            sealed_first_question=self._sealer.seal(question.encode(), where),
+                        )
+                    )
+                    done.first_questions += resealed.rowcount
+        return done
+
+    async def _read_all(self, query: Executable) -> list[Any]:
+        with unavailable_on_error(self._url):
+            async with self._reader.connect() as conn:
+                return list((await conn.execute(query)).all())
+
     async def ping(self) -> None:
         with unavailable_on_error(self._url):
             async with self._engine.connect() as conn:
@@ -380,29 +538,27 @@ class SQLSessionStore:
     def _writing(self) -> asyncio.Lock | nullcontext[None]:
         return self._write_lock if self._write_lock is not None else nullcontext()
 
+    def _decoded(self, session_id: str, rows: Iterable[Any]) -> tuple[Turn, ...]:
+        """The turns of `_LATEST_TURNS` rows in their order, skipping (and logging) corrupt
+        ones; a sealed turn is opened (`EncryptionKeyError` if no configured key fits)."""
+        turns = []
+        for *row, sealed in rows:
+            try:
+                if sealed is None:
+                    turns.append(_turn_from_row(*row))
+                    continue
+                seq, feedback = row[0], row[-1]
+                words = opened(self._sealer, sealed, place("turn", session_id, seq))
+                turn = decode_turn(words, seq=seq)
+                turns.append(replace(turn, feedback=_rating(feedback)))
+            except CorruptTurn as exc:
+                log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
+        return tuple(turns)
 
-def _decoded(session_id: str, rows: Iterable[Any]) -> tuple[Turn, ...]:
-    """The turns of `_LATEST_TURNS` rows in their order, skipping (and logging) corrupt ones."""
-    turns = []
-    for row in rows:
-        try:
-            turns.append(_turn_from_row(*row))
-        except CorruptTurn as exc:
-            log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
-    return tuple(turns)
 
-
-def _appended(bump: Insert, session_id: str, turn: Turn) -> Executable:
-    """The turn's insert, its seq the count `bump` returns: one statement."""
-    bumped = bump.cte("bumped")
-    values = _turn_values(session_id, 0, turn)
-    del values["seq"]
-    names = list(values)
-    row = select(
-        *(literal(values[name], TurnRow.__table__.c[name].type).label(name) for name in names),
-        bumped.c.turn_count.label("seq"),
-    )
-    return insert(TurnRow).from_select([*names, "seq"], row).returning(TurnRow.seq)
+def _unchanged(column: Any, value: bytes | None) -> ColumnElement[bool]:
+    """The column still holds what a rotation read: it has not been resealed meanwhile."""
+    return column.is_(None) if value is None else column == value
 
 
 def _turn_values(session_id: str, seq: int, turn: Turn) -> dict[str, Any]:
@@ -419,6 +575,7 @@ def _turn_values(session_id: str, seq: int, turn: Turn) -> dict[str, Any]:
         "answer_tokens": turn.answer_tokens,
         "summary_tokens": turn.summary_tokens,
         "sources": json.dumps([[s.title, s.url] for s in turn.sources], ensure_ascii=False),
+        "sealed": None,
     }
 
 
@@ -450,10 +607,14 @@ def _turn_from_row(
             sources=tuple([Source(str(title), str(url)) for title, url in json.loads(sources)]),
             seq=seq,
             created_at=_as_utc(created_at),
-            feedback=next((rating for rating in RATINGS if rating == feedback), None),
+            feedback=_rating(feedback),
         )
     except (ValueError, TypeError) as exc:
         raise CorruptTurn(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _rating(feedback: str | None) -> Rating | None:
+    return next((rating for rating in RATINGS if rating == feedback), None)
 
 
 def _as_utc(moment: datetime) -> datetime:

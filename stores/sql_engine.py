@@ -29,7 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 
-from stores.base import StoreUnavailable, UnsupportedStoreURL, describe_failure
+from stores.base import StoreBusy, StoreUnavailable, UnsupportedStoreURL, describe_failure
 
 SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
@@ -200,5 +200,7 @@ def unavailable_on_error(url: str) -> Iterator[None]:
         if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
             raise StoreUnavailable(url, describe_failure(exc, url)) from exc
         raise
-    except (PoolTimeoutError, OSError) as exc:
+    except PoolTimeoutError as exc:
+        raise StoreBusy(url, describe_failure(exc, url)) from exc
+    except OSError as exc:
         raise StoreUnavailable(url, describe_failure(exc, url)) from exc

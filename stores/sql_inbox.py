@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Executable, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stores.models import PendingQuestion, utcnow
+from stores.sealing import Sealer, opened_payload, sealed_payload
 from stores.sql_engine import unavailable_on_error
 from stores.sql_schema import InboxOwner, PendingQuestionRow
 
@@ -36,8 +37,10 @@ class SQLInbox:
         writing: Callable[[], AbstractAsyncContextManager[Any]],
         claim_attempts: ClaimAttempts,
         sqlite: bool,
+        sealer: Sealer | None,
     ) -> None:
         self._sqlite = sqlite
+        self._sealer = sealer
         self._engine = engine
         self._url = url
         self._insert = insert
@@ -57,7 +60,7 @@ class SQLInbox:
                     session_id=question.session_id,
                     ts=question.ts,
                     owner=question.owner,
-                    payload=question.payload,
+                    payload=sealed_payload(self._sealer, question.key, question.payload),
                     received_at=utcnow(),
                 )
                 # an expired claim taken over may leave its old row: it is the same message
@@ -75,7 +78,8 @@ class SQLInbox:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
         questions = [
-            PendingQuestion(key, session_id, ts, owner, payload) for key, ts, owner, payload in rows
+            PendingQuestion(key, session_id, ts, owner, opened_payload(self._sealer, key, payload))
+            for key, ts, owner, payload in rows
         ]
         return sorted(questions, key=lambda q: q.order)
 
@@ -130,7 +134,7 @@ class SQLInbox:
                 else:
                     rows = await self._lock_and_take(conn, owner, orphaned, limit, columns)
         return [
-            PendingQuestion(key, session_id, ts, owner, payload)
+            PendingQuestion(key, session_id, ts, owner, opened_payload(self._sealer, key, payload))
             for key, session_id, ts, payload in rows
         ]
 

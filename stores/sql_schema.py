@@ -3,7 +3,8 @@
 Timestamps are timezone-aware UTC (`timestamptz` on PostgreSQL; SQLite keeps them as ISO
 text, which we always write in UTC so that text order is time order). Sources are JSON
 text and embeddings raw little-endian float32 bytes, decoded by the store one row at a
-time so that a corrupt row is skipped instead of failing the whole load.
+time so that a corrupt row is skipped instead of failing the whole load. With encryption
+at rest (`stores.sealing`) a turn's words are in `sealed` instead.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SessionRow(Base):
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     scope: Mapped[str] = mapped_column(Text)
     first_question: Mapped[str] = mapped_column(Text)
+    sealed_first_question: Mapped[bytes | None] = mapped_column(LargeBinary)
     turn_count: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -63,6 +65,9 @@ class TurnRow(Base):
     summary_tokens: Mapped[int]
     sources: Mapped[str] = mapped_column(Text)
     feedback: Mapped[str | None] = mapped_column(Text)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """With encryption at rest: the turn's words (`stores.codec`, sealed); the text
+    columns are then empty and `embedding` NULL."""
 
 
 class ClaimedEvent(Base):

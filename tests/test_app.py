@@ -19,6 +19,7 @@ from service.logs import configure_logging
 from settings import load_settings
 from standins.market_data import API_KEY as MARKET_DATA_KEY
 from standins.openai_server import API_KEY as MODEL_KEY
+from stores import Sealer, Turn, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +110,35 @@ def test_an_unknown_store_url_is_refused_without_its_password(tmp_path: Path) ->
 
     assert result.returncode == 2 and "supported schemes" in result.stderr
     assert "hunter22" not in result.stderr and "ftp://user:***@db/x" in result.stderr
+
+
+async def test_rotate_key_reseals_the_store_with_a_new_key(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'dexter.db'}"
+    old = run_app("new-key", env={}, cwd=tmp_path).stdout.strip()
+    new = run_app("new-key", env={}, cwd=tmp_path).stdout.strip()
+    store = await open_store(url, sealer=Sealer.from_setting(old))
+    await store.append("slack:T1:C1:1.000100", Turn(question="Apple's margin?", answer="45 %"))
+    await store.close()
+
+    rotated = run_app(
+        "rotate-key",
+        env={"DEXTER_STORE_URL": url, "DEXTER_ENCRYPTION_KEY": f"{new},{old}"},
+        cwd=tmp_path,
+    )
+    again = run_app(
+        "rotate-key", env={"DEXTER_STORE_URL": url, "DEXTER_ENCRYPTION_KEY": new}, cwd=tmp_path
+    )
+
+    assert rotated.returncode == 0, rotated.stderr
+    assert "resealed 1 turns and 1 first questions" in rotated.stderr
+    assert old not in rotated.stderr + rotated.stdout and new not in rotated.stderr
+    assert again.returncode == 0 and "resealed 0 turns" in again.stderr
+    store = await open_store(url, sealer=Sealer.from_setting(new))
+    try:
+        [turn] = await store.load("slack:T1:C1:1.000100")
+    finally:
+        await store.close()
+    assert turn.answer == "45 %"
 
 
 def test_terminal_chat_answers_and_resumes(tmp_path: Path, model, market_data_server) -> None:

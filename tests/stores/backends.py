@@ -7,11 +7,12 @@ import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stores import SessionStore, open_store, scope_of
-from stores.redis_keys import turns_key
+from stores.redis_keys import RedisKeys
 from stores.sql_engine import create_store_engine
 from stores.sql_schema import (
     ClaimedEvent,
@@ -23,10 +24,10 @@ from stores.sql_schema import (
 )
 from tests.external_servers import postgres_url
 
-BACKENDS = ("memory", "sqlite", "redis", "postgres")
-SHARED_BACKENDS = ("sqlite", "redis", "postgres")
+BACKENDS = ("memory", "sqlite", "redis", "redis-cluster", "postgres")
+SHARED_BACKENDS = ("sqlite", "redis", "redis-cluster", "postgres")
 """Backends whose data separate processes share."""
-SERVER_BACKENDS = ("redis", "postgres")
+SERVER_BACKENDS = ("redis", "redis-cluster", "postgres")
 """Backends whose locks hold across processes."""
 
 GARBAGE = b"\x07 this is not a turn \xff"
@@ -87,7 +88,12 @@ class RedisBackend(Backend):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.prefix = f"dexter-test-{uuid.uuid4().hex[:12]}"
-        self.raw = Redis.from_url(url)
+        self.key_names = RedisKeys(self.prefix, cluster=self.name == "redis-cluster")
+        self.raw = self.connect(url)
+
+    def connect(self, url: str) -> Redis | RedisCluster:
+        """A client of redis-py's own, to read and write behind the store's back."""
+        return Redis.from_url(url)
 
     def options(self, **overrides: Any) -> dict[str, Any]:
         return {"redis_prefix": self.prefix, **overrides}
@@ -96,11 +102,11 @@ class RedisBackend(Backend):
         return [key.decode() async for key in self.raw.scan_iter(match=f"{self.prefix}:*")]
 
     async def store_corrupt_turn(self, session_id: str) -> None:
-        key = turns_key(self.prefix, session_id)
-        await self.raw.rpush(key, GARBAGE)
+        await self.raw.rpush(self.key_names.turns(session_id), GARBAGE)
 
     async def traces(self, store: SessionStore, session_id: str) -> list[str]:
-        traces = [key for key in await self.keys() if key.endswith(f":{session_id}")]
+        own_key_ends = (f":{session_id}", f":{{{session_id}}}")  # untagged, hash-tagged
+        traces = [key for key in await self.keys() if key.endswith(own_key_ends)]
         for key in await self.keys():
             if await self.raw.type(key) == b"zset" and await self.raw.zscore(key, session_id):
                 traces.append(f"{key} lists it")
@@ -108,10 +114,19 @@ class RedisBackend(Backend):
 
     async def close(self) -> None:
         await super().close()
-        keys = await self.keys()
-        if keys:
-            await self.raw.unlink(*keys)
+        for key in await self.keys():  # one by one: on a cluster they are in many slots
+            await self.raw.unlink(key)
         await self.raw.aclose()
+
+
+class RedisClusterBackend(RedisBackend):
+    """The Redis store on a Redis Cluster (`redis+cluster://`), read raw with redis-py's own
+    cluster client, whose SCAN visits every master."""
+
+    name = "redis-cluster"
+
+    def connect(self, url: str) -> Redis | RedisCluster:
+        return RedisCluster.from_url(url.replace("redis+cluster://", "redis://", 1))
 
 
 class SQLBackend(Backend):

@@ -4,6 +4,8 @@
 - SQLite: a fresh file per test under pytest's tmp_path.
 - Redis: the test database number of `tests.external_servers`, a key prefix per test,
   keys deleted after.
+- Redis Cluster: three masters on free loopback ports, started once per test run
+  (`tests.stores.cluster_servers`), a key prefix per test, keys deleted after.
 - PostgreSQL: one schema per test run (`dexter_test_<pid>_<random>`, migrated once, dropped
   at the end), its tables emptied after each test.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,9 +33,11 @@ from tests.stores.backends import (
     MemoryBackend,
     PostgresBackend,
     RedisBackend,
+    RedisClusterBackend,
     SQLiteBackend,
     schema_url,
 )
+from tests.stores.cluster_servers import LocalRedisCluster, need_redis_programs
 from tests.stores.processes import Worker
 
 T = TypeVar("T")
@@ -45,6 +49,18 @@ def redis_test_url() -> str:
     return redis_url()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """A three-master Redis Cluster of this test run, stopped at its end."""
+    need_redis_programs()
+    cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def _make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if name == "memory":
         return MemoryBackend("memory://")
@@ -52,6 +68,8 @@ def _make_backend(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
         return SQLiteBackend(f"sqlite+aiosqlite:///{tmp_path}/stores/dexter.db")
     if name == "redis":
         return RedisBackend(request.getfixturevalue("redis_test_url"))
+    if name == "redis-cluster":
+        return RedisClusterBackend(request.getfixturevalue("redis_cluster").url)
     return PostgresBackend(schema_url(request.getfixturevalue("postgres_schema")))
 
 

@@ -50,6 +50,12 @@ async def test_an_unknown_url_scheme_is_refused_with_the_supported_ones_listed(u
     assert "hunter2" not in message
 
 
+async def test_a_redis_cluster_prefix_with_a_brace_is_refused_before_any_connection() -> None:
+    """A brace would make the prefix the hash tag of every key: one slot for everything."""
+    with pytest.raises(ValueError, match="braces"):
+        await open_store("redis+cluster://127.0.0.1:1", redis_prefix="dexter{eu}")
+
+
 async def test_in_memory_sqlite_is_refused_in_favour_of_memory_store() -> None:
     with pytest.raises(UnsupportedStoreURL, match="memory://"):
         await open_store("sqlite+aiosqlite:///:memory:")

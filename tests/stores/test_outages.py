@@ -105,6 +105,16 @@ async def test_opening_a_redis_store_whose_server_is_down_raises_store_unavailab
     assert PASSWORD not in str(raised.value)
 
 
+async def test_opening_a_redis_cluster_store_whose_node_is_down_raises_store_unavailable() -> None:
+    url = f"redis+cluster://:{PASSWORD}@127.0.0.1:{_free_port()}"
+
+    with pytest.raises(StoreUnavailable) as raised:
+        await open_store(url)
+
+    assert PASSWORD not in str(raised.value)
+    assert "redis+cluster://:***@127.0.0.1" in str(raised.value)
+
+
 async def test_postgres_down_raises_store_unavailable_without_the_password_then_recovers(
     postgres_schema: str,
 ) -> None:

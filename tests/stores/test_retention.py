@@ -18,7 +18,7 @@ from tests.stores.backends import Backend, RedisBackend, SQLBackend
 RETENTION_SECONDS = 3600
 
 
-@pytest.mark.parametrize("backend_name", ["redis"])
+@pytest.mark.parametrize("backend_name", ["redis", "redis-cluster"])
 async def test_every_redis_key_has_a_ttl_within_retention_after_each_write(
     backend: RedisBackend, session_id: str
 ) -> None:
@@ -40,7 +40,7 @@ async def test_every_redis_key_has_a_ttl_within_retention_after_each_write(
             assert 0 < ttl_ms <= RETENTION_SECONDS * 1000, f"{key} has TTL {ttl_ms} ms"
 
 
-@pytest.mark.parametrize("backend_name", ["redis", "postgres"])
+@pytest.mark.parametrize("backend_name", ["redis", "redis-cluster", "postgres"])
 async def test_a_lock_held_longer_than_its_ttl_is_renewed_and_stays_exclusive(
     backend: Backend, session_id: str
 ) -> None:
