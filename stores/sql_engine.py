@@ -58,6 +58,10 @@ POOL_WAIT_SECONDS = 10.0
 SEARCH_PATH_PARAMETER = "search_path"
 """A `postgresql+asyncpg://…?search_path=schema` URL keeps the tables in that schema."""
 
+SSLMODE_PARAMETER = "sslmode"
+"""How hosting providers write TLS in a PostgreSQL URL (`?sslmode=require`); read as asyncpg's
+`ssl`, which takes the same modes (disable, allow, prefer, require, verify-ca, verify-full)."""
+
 MIGRATION_LOCK_NAME = "dexter-stores-migration"
 
 
@@ -150,6 +154,11 @@ def _postgres_engine(url: URL, use: EngineUse) -> AsyncEngine:
         "command_timeout": POSTGRES_COMMAND_TIMEOUT,
         "server_settings": server_settings,
     }
+    if SSLMODE_PARAMETER in url.query:
+        # libpq's name, which asyncpg calls `ssl` (same values); passed on it would crash
+        url = url.update_query_dict({"ssl": url.query[SSLMODE_PARAMETER]}).difference_update_query(
+            [SSLMODE_PARAMETER]
+        )
     search_path = url.query.get(SEARCH_PATH_PARAMETER)
     if search_path:
         server_settings["search_path"] = str(search_path)

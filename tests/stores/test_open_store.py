@@ -272,3 +272,15 @@ async def _plant_session_at_0001(url: str, session_id: str) -> None:
             )
     finally:
         await engine.dispose()
+
+
+async def test_libpq_sslmode_in_a_postgres_url_is_understood(postgres_schema: str) -> None:
+    """Hosting providers write `?sslmode=…`: it reaches asyncpg as its `ssl` mode instead
+    of crashing the start with an unexpected keyword."""
+    url = schema_url(postgres_schema)
+    engine = create_store_engine(f"{url}&sslmode=verify-full")
+    await engine.dispose()
+    store = await open_store(f"{url}&sslmode=disable")
+    await store.close()
+
+    assert engine.url.query.get("ssl") == "verify-full" and "sslmode" not in engine.url.query
