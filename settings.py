@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent import AgentConfig
@@ -92,7 +92,16 @@ class Settings(BaseSettings):
     # Agent
     dexter_max_iterations: int = Field(default(AgentConfig, "max_iterations"), ge=1, le=10)
     dexter_run_timeout: float = Field(
-        default(AgentConfig, "run_timeout"), gt=0, description="seconds for one whole answer"
+        default(AgentConfig, "run_timeout"),
+        gt=0,
+        validation_alias=AliasChoices("dexter_answer_deadline", "dexter_run_timeout"),
+        description="seconds one whole answer may take (DEXTER_ANSWER_DEADLINE, or the "
+        "older name DEXTER_RUN_TIMEOUT); every model call's timeout and retries fit inside",
+    )
+    dexter_slow_notice: float = Field(
+        default(AgentConfig, "slow_notice"),
+        gt=0,
+        description="seconds after which the person is told the answer is taking long",
     )
 
     # Stores

@@ -39,4 +39,24 @@ class ModelError(AgentError):
 
 
 class RunTimeout(AgentError):
-    """One answer took longer than the run's time budget."""
+    """One answer took longer than the person is asked to wait (`DEXTER_RUN_TIMEOUT`)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the answer took longer than {seconds:.0f} s")
+        self.seconds = seconds
+
+    @property
+    def advice(self) -> str:
+        """What happened, for the person who asked, after "Sorry, "."""
+        return (
+            f"this research was taking longer than the {duration(self.seconds)} I give an "
+            "answer, so I stopped it. My language model may be busy or slow right now: "
+            "please try again in a few minutes, or ask something narrower."
+        )
+
+
+def duration(seconds: float) -> str:
+    """`seconds` as a person says it: "45 seconds", "2 minutes", "2.5 minutes"."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:.3g} minutes"

@@ -30,7 +30,8 @@ class ModelConfig:
     model: str = "gpt-4.1"
     fast_model: str | None = None
     embedding_model: str = "text-embedding-3-small"
-    timeout: float = 60.0
+    timeout: float = 30.0
+    """Seconds per attempt: four fit in the default answer deadline (`AgentConfig`)."""
     budget: float = 180.0
     retries: int = 3
 
@@ -108,6 +109,8 @@ def build_agent(config: ResearchConfig) -> AgentParts:
         model=config.model.model,
         cheap_model=config.model.cheap_model,
         budget=config.model.budget,
+        timeout=config.model.timeout,
+        retries=config.model.retries,
     )
     agent = Agent(llm, tools, embedder=embedder(config, client), config=config.agent)
     return AgentParts(agent, client, market_data)

@@ -2,8 +2,12 @@
 
 The SDK already retries timeouts, 429 and 5xx with exponential backoff (honouring
 `Retry-After`); we cap the retries and add a total time budget per call, and turn every
-failure into one `ModelError`. Structured replies are validated with pydantic and
-retried once with the validation error shown to the model.
+failure into one `ModelError`. Within an answer's deadline (`answer_deadline`), each call's
+attempts are cut to what is left of it: an attempt never outlives the answer, and no retry
+is started that could not get a full attempt's time. Structured replies are validated with
+pydantic and retried once with the validation error shown to the model.
+
+Usage counts every attempt: a retried request sent its prompt again.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -39,8 +46,32 @@ Schema = TypeVar("Schema", bound=BaseModel)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 
+DEADLINE_MARGIN = 1.0
+"""Seconds an attempt may outlast its answer's deadline, so that the deadline, not the
+attempt, is what stops a slow answer (and the person hears that the answer took too long)."""
+
+_deadline: ContextVar[float | None] = ContextVar("answer_deadline", default=None)
+"""The event-loop time by which the answer being researched must be done; a context
+variable, so each concurrent answer (and every task it starts) sees its own."""
+
+
+@contextmanager
+def answer_deadline(when: float) -> Iterator[None]:
+    """Fit every model call made inside to the answer's deadline `when` (loop time)."""
+    token = _deadline.set(when)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 class InvalidReply(ModelError):
-    """The model answered, twice, with something that does not fit the expected shape."""
+    """The model answered, twice, with something that does not fit the expected shape;
+    `usage` is what those replies cost, so a step that falls back still counts it."""
+
+    def __init__(self, message: str, usage: Usage) -> None:
+        super().__init__(message, "invalid")
+        self.usage = usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +108,43 @@ def parse_json_reply(text: str, schema: type[Schema]) -> Schema:
     start, end = cleaned.find("{"), cleaned.rfind("}")
     if start == -1 or end < start:
         raise ValueError("the reply holds no JSON object")
-    return schema.model_validate(json.loads(cleaned[start : end + 1]))
+    return schema.model_validate(json.loads(cleaned[start : end + 1], strict=False))
 
 
 class LLMClient:
     """The chat calls the agent's phases make, with budgets and error mapping."""
 
-    def __init__(self, client: AsyncOpenAI, *, model: str, cheap_model: str, budget: float) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        model: str,
+        cheap_model: str,
+        budget: float,
+        timeout: float,
+        retries: int,
+    ) -> None:
         self.client = client
         self.model = model
         self.cheap_model = cheap_model
         self.budget = budget
+        self.timeout = timeout
+        """Seconds per attempt, when the answer's deadline leaves that much."""
+        self.retries = retries
+        """Retries per call at most, when the answer's deadline leaves time for them."""
+
+    def _fitted(self) -> AsyncOpenAI:
+        """The client, its attempt timeout and retries cut to the answer's time left: no
+        attempt outlives the deadline, and only retries whose whole attempt fits are made
+        (30 s attempts with 100 s left: two retries; with 50 s left: none). A retry that
+        cannot finish would only keep the server busy after the person was told it failed."""
+        deadline = _deadline.get()
+        if deadline is None:
+            return self.client
+        left = max(0.0, deadline - asyncio.get_running_loop().time())
+        attempt = min(self.timeout, left + DEADLINE_MARGIN)
+        retries = min(self.retries, max(0, math.floor(left / attempt) - 1))
+        return self.client.with_options(timeout=attempt, max_retries=retries)
 
     async def _guarded(self, call: Callable[[], Awaitable[Any]]) -> Any:
         try:
@@ -113,15 +170,17 @@ class LLMClient:
     ) -> tuple[Any, Usage]:
         """One chat completion; returns the reply message and its usage."""
         model = self.cheap_model if cheap else self.model
-        response = await self._guarded(
-            lambda: self.client.chat.completions.create(
+        raw = await self._guarded(
+            lambda: self._fitted().chat.completions.with_raw_response.create(
                 model=model, messages=_sdk_messages(messages), **options
             )
         )
+        response = raw.parse()
         if not response.choices:
             raise ModelError("the model returned no choices")
         message = response.choices[0].message
-        return message, _usage_of(response.usage, messages, message.content or "")
+        usage = _usage_of(response.usage, messages, message.content or "")
+        return message, usage + _resent(messages, raw.retries_taken)
 
     async def structured(
         self,
@@ -154,7 +213,7 @@ class LLMClient:
                     },
                 ]
         raise InvalidReply(
-            f"the model's {schema.__name__} reply was invalid twice: {problem}", "invalid"
+            f"the model's {schema.__name__} reply was invalid twice: {problem}", usage
         )
 
     async def stream(
@@ -166,14 +225,15 @@ class LLMClient:
     ) -> tuple[str, Usage]:
         """A streamed text reply; each piece goes to `on_token` as it arrives."""
 
-        async def run() -> tuple[str, Any]:
-            stream = await self.client.chat.completions.create(
+        async def run() -> tuple[str, Any, int]:
+            raw = await self._fitted().chat.completions.with_raw_response.create(
                 model=self.model,
                 messages=_sdk_messages(messages),
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=max_tokens,
             )
+            stream = raw.parse()
             parts: list[str] = []
             usage = None
             async for chunk in stream:
@@ -184,12 +244,17 @@ class LLMClient:
                     if piece:
                         parts.append(piece)
                         await on_token(piece)
-            return "".join(parts), usage
+            return "".join(parts), usage, raw.retries_taken
 
-        text, raw_usage = await self._guarded(run)
+        text, raw_usage, retries = await self._guarded(run)
         if not text.strip():
             raise ModelError("the model returned an empty answer")
-        return text, _usage_of(raw_usage, messages, text)
+        return text, _usage_of(raw_usage, messages, text) + _resent(messages, retries)
+
+
+def _resent(messages: Sequence[Message], retries: int) -> Usage:
+    """The prompts the SDK's retries sent again (failed attempts report no usage)."""
+    return Usage(retries * estimate_usage(messages, "").prompt_tokens) if retries else Usage()
 
 
 def _trouble_of(status: int) -> ModelTrouble:

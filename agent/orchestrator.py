@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +28,7 @@ from agent.context import (
 )
 from agent.embeddings import Embedder, EmbeddingError, turn_text
 from agent.errors import AgentError, ModelError, RunTimeout
-from agent.llm import LLMClient, Usage
+from agent.llm import LLMClient, Usage, answer_deadline
 from agent.phases.answer import answer, nothing_fetched
 from agent.phases.execute import Gathered, execute
 from agent.phases.plan import plan
@@ -41,6 +42,7 @@ from agent.progress import (
     PhaseStarted,
     PlanReady,
     ProgressCallback,
+    TakingLong,
     emit,
 )
 from agent.prompts import Understanding
@@ -52,6 +54,10 @@ from stores import MessageHistory, SessionStore, Source, StoreUnavailable, Turn
 log = logging.getLogger(__name__)
 
 REFLECT_TOKENS_PER_RESULT = 300
+ANSWER_RESERVE_SHARE = 0.4
+"""The share of the answer's deadline kept for writing the answer: with less left, no
+reflection or further round starts (on a slow server, one can outlast the deadline and
+lose the data already gathered)."""
 # The latest turns of a thread loaded to choose context from: LoCoMo's conversations run to
 # 700 turns; loading 2,000 research turns (3 KB answers) takes about 35 ms on every
 # backend, 5,000 about 90 ms (`python -m bench.stores`).
@@ -68,7 +74,11 @@ class AgentConfig:
     """The agent's knobs; `agent.factory` fills them from the settings."""
 
     max_iterations: int = 3
-    run_timeout: float = 300.0
+    run_timeout: float = 120.0
+    """Seconds one answer may take, from the end of its wait for the thread: about what
+    a person in Slack waits before giving up on a reply. Every model call fits inside."""
+    slow_notice: float = 30.0
+    """Seconds after which the person is told the answer is taking long (`TakingLong`)."""
     summarize_with_model: bool = False
     recent_turns: int = DEFAULT_RECENT
     max_context_turns: int | None = None
@@ -162,15 +172,19 @@ class Agent:
             async with self._session(store, session_id, on_progress) as history:
                 started = time.perf_counter()
                 async with asyncio.timeout(self.config.run_timeout) as budget:
-                    result = await self._research(query, history, on_progress, user, started)
+                    with answer_deadline(budget.when() or math.inf):
+                        result = await self._research_noting_delay(
+                            query, history, on_progress, user, started
+                        )
                 if store is not None and session_id is not None and result.turn is not None:
                     stored = await store.append(session_id, result.turn)
                     result = replace(result, turn=stored)
         except TimeoutError:
             if budget is None or not budget.expired():
                 raise
-            await emit(on_progress, ErrorEvent(kind="timeout", message=_timeout_text(self)))
-            raise RunTimeout(_timeout_text(self)) from None
+            timeout = RunTimeout(self.config.run_timeout)
+            await emit(on_progress, ErrorEvent(kind="timeout", message=str(timeout)))
+            raise timeout from None
         except ModelError as exc:
             await emit(on_progress, ErrorEvent(kind="model", message=str(exc)))
             raise
@@ -210,6 +224,28 @@ class Agent:
                 yield await store.load(session_id, limit=self.config.history_load_limit)
         finally:
             notice.cancel()
+
+    async def _research_noting_delay(
+        self,
+        query: str,
+        history: MessageHistory,
+        on_progress: ProgressCallback | None,
+        user: str | None,
+        started: float,
+    ) -> AgentResult:
+        """`_research`, telling the person once when it runs past `slow_notice` seconds."""
+        notice = asyncio.create_task(self._report_slow(on_progress))
+        try:
+            return await self._research(query, history, on_progress, user, started)
+        finally:
+            notice.cancel()
+
+    async def _report_slow(self, on_progress: ProgressCallback | None) -> None:
+        await asyncio.sleep(self.config.slow_notice)
+        await emit(
+            on_progress,
+            TakingLong(seconds=self.config.slow_notice, deadline=self.config.run_timeout),
+        )
 
     async def _research(
         self,
@@ -262,7 +298,7 @@ class Agent:
             run.spent("execute", report.usage, step)
             if report.new_calls == 0:
                 break
-            if iteration == self.config.max_iterations:
+            if iteration == self.config.max_iterations or self._short_of_time(started):
                 break
 
             await emit(on_progress, PhaseStarted(phase="reflecting", iteration=iteration))
@@ -271,7 +307,7 @@ class Agent:
                 self.llm, understanding, gathered.text(budget=REFLECT_TOKENS_PER_RESULT)
             )
             run.spent("reflect", usage, step)
-            if verdict.sufficient or not verdict.missing:
+            if verdict.sufficient or not verdict.missing or self._short_of_time(started):
                 break
             missing = verdict.missing
 
@@ -322,6 +358,15 @@ class Agent:
             turn=turn,
             series=chart_series(gathered.results.values(), [*understanding.metrics, query]),
         )
+
+    def _short_of_time(self, started: float) -> bool:
+        """Whether what is left of the deadline is only the answer's reserve: the data
+        gathered so far is then answered from, not risked on another round of research."""
+        left = self.config.run_timeout - (time.perf_counter() - started)
+        if left >= self.config.run_timeout * ANSWER_RESERVE_SHARE:
+            return False
+        log.info("answering with the data gathered so far: %.0f s of the deadline left", left)
+        return True
 
     async def _embed(self, text: str, run: _Run) -> np.ndarray | None:
         """One embedding; None (lexical selection then) when embeddings are off or fail.
@@ -401,7 +446,3 @@ _CONTROL_CHARACTERS = dict.fromkeys([c for c in range(32) if chr(c) not in "\t\n
 async def _report_waiting(on_progress: ProgressCallback | None) -> None:
     await asyncio.sleep(LOCK_WAIT_NOTICE_SECONDS)
     await emit(on_progress, PhaseStarted(phase="waiting"))
-
-
-def _timeout_text(agent: Agent) -> str:
-    return f"the answer took longer than {agent.config.run_timeout:.0f} s"

@@ -54,6 +54,14 @@ class ToolFinished(BaseModel):
     seconds: float
 
 
+class TakingLong(BaseModel):
+    """The answer has taken `seconds` so far; it will be given up at `deadline` seconds."""
+
+    type: Literal["taking_long"] = "taking_long"
+    seconds: float
+    deadline: float
+
+
 class AnswerToken(BaseModel):
     type: Literal["answer_token"] = "answer_token"
     text: str
@@ -73,7 +81,14 @@ class ErrorEvent(BaseModel):
 
 
 ProgressEvent = Annotated[
-    PhaseStarted | PlanReady | ToolStarted | ToolFinished | AnswerToken | Done | ErrorEvent,
+    PhaseStarted
+    | PlanReady
+    | ToolStarted
+    | ToolFinished
+    | TakingLong
+    | AnswerToken
+    | Done
+    | ErrorEvent,
     Field(discriminator="type"),
 ]
 

@@ -27,11 +27,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agent.errors import duration
 from agent.progress import (
     AnswerToken,
     PhaseStarted,
     PlanReady,
     ProgressEvent,
+    TakingLong,
     ToolFinished,
     ToolStarted,
 )
@@ -61,6 +63,9 @@ PHASE_TASKS = {
     "reflecting": "Checking the data is enough",
     "answering": "Writing the answer",
 }
+
+SLOW_TASK = "taking-long"
+"""The plan's entry that tells the person a slow answer is still coming."""
 
 
 class StreamedAnswer:
@@ -153,6 +158,14 @@ class StreamedAnswer:
             self._set(task_id, event.label, "in_progress")
         elif isinstance(event, ToolFinished):
             self._fetched(event)
+        elif isinstance(event, TakingLong):
+            self._set(
+                SLOW_TASK,
+                "Taking longer than usual",
+                "in_progress",
+                details=f"I'll stop and say so here if it isn't done within "
+                f"{duration(event.deadline)}.",
+            )
         elif isinstance(event, AnswerToken):
             self._text_waiting += event.text
         else:
@@ -225,7 +238,9 @@ class StreamedAnswer:
         self._open_phase = None
 
     def _set(self, task_id: str, title: str, status: str, *, details: str = "") -> None:
+        """Show a task's new status; its details stay unless new ones are given."""
         chunk = {"type": "task_update", "id": task_id, "title": _clip(title), "status": status}
+        details = details or self._tasks.get(task_id, {}).get("details", "")
         if details:
             chunk["details"] = _clip(details)
         self._tasks[task_id] = chunk

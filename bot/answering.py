@@ -457,9 +457,7 @@ async def _replace_status(progress: AnswerView, message: Message, reference: str
 
 def apology(exc: Exception) -> str:
     """What the person is told; details stay in the log under the reference id."""
-    if isinstance(exc, RunTimeout):
-        return "Sorry, this research took too long and I stopped it. Try a narrower question."
-    if isinstance(exc, ModelError):
+    if isinstance(exc, RunTimeout | ModelError):
         return f"Sorry, {exc.advice}"
     if isinstance(exc, StoreUnavailable):
         return "Sorry, I couldn't open this thread's memory just now. Please try again shortly."

@@ -131,7 +131,7 @@ async def _run_wave(
         {"role": "system", "content": EXECUTE_SYSTEM},
         {"role": "user", "content": request},
     ]
-    tools = registry.openai_tools()
+    tools = offered_tools(registry, wave)
     message, usage = await llm.complete(
         messages, tools=tools, tool_choice="auto", max_tokens=EXECUTE_MAX_TOKENS
     )
@@ -155,6 +155,21 @@ async def _run_wave(
     for call, result in zip(fresh, results, strict=True):
         gathered.add(call, result)
     return usage, len(fresh)
+
+
+def offered_tools(registry: ToolRegistry, wave: Sequence[Task]) -> list[dict[str, Any]]:
+    """The schemas the wave's tasks call for: those the planner named and those their
+    descriptions name by topic. All thirteen run to ~3,800 prompt tokens, most of a small
+    server's context and of its time; a task that calls for none (the plan is unclear)
+    gets every tool, so nothing the question needs is ever withheld."""
+    wanted: list[str] = []
+    for task in wave:
+        named = [name for name in task.tools if name in registry]
+        matched = registry.matching(task.description)
+        if not named and not matched:
+            return registry.openai_tools()
+        wanted += named + matched
+    return registry.openai_tools(wanted)
 
 
 def _validate(

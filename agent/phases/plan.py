@@ -11,6 +11,7 @@ from agent.prompts import (
     PLAN_MAX_TOKENS,
     PLAN_SYSTEM,
     Plan,
+    PlanReply,
     Task,
     Understanding,
     fenced,
@@ -30,7 +31,11 @@ async def plan(
     done_calls: Sequence[str] = (),
     id_prefix: str = "",
 ) -> tuple[Plan, Usage]:
-    """Tasks for the question; after a reflection, only the tasks for what is missing."""
+    """Tasks for the question; after a reflection, only the tasks for what is missing.
+
+    Tasks that are not in words, or repeat another, are dropped; a plan left empty falls
+    back to one task, the understood question, so garbage never reaches the display.
+    """
     request = _describe(understanding)
     if missing:
         done = "\n".join(f"- {call}" for call in done_calls) or "- none"
@@ -40,14 +45,12 @@ async def plan(
         {"role": "user", "content": request},
     ]
     try:
-        result, usage = await llm.structured(messages, Plan, max_tokens=PLAN_MAX_TOKENS)
+        reply, usage = await llm.structured(messages, PlanReply, max_tokens=PLAN_MAX_TOKENS)
     except InvalidReply as exc:
         log.warning("plan step fell back to a one-task plan: %s", exc)
-        result, usage = (
-            Plan(tasks=[Task(id="t1", description=understanding.resolved_query)]),
-            Usage(),
-        )
-    return tidy(result, id_prefix), usage
+        fallback = Plan(tasks=[Task(id="t1", description=understanding.resolved_query)])
+        return tidy(fallback, id_prefix), exc.usage
+    return tidy(reply, id_prefix), usage
 
 
 def tidy(raw: Plan, id_prefix: str = "") -> Plan:
@@ -58,7 +61,14 @@ def tidy(raw: Plan, id_prefix: str = "") -> Plan:
         new_id = f"{id_prefix}t{index}"
         depends = [renamed[d] for d in task.depends_on if d in renamed]
         renamed[task.id] = new_id
-        tasks.append(Task(id=new_id, description=task.description.strip(), depends_on=depends))
+        tasks.append(
+            Task(
+                id=new_id,
+                description=task.description.strip(),
+                tools=task.tools,
+                depends_on=depends,
+            )
+        )
     return Plan(tasks=tasks)
 
 

@@ -26,4 +26,4 @@ async def reflect(
         return await llm.structured(messages, Reflection, cheap=True, max_tokens=REFLECT_MAX_TOKENS)
     except InvalidReply as exc:
         log.warning("reflect step unusable, answering with what we have: %s", exc)
-        return Reflection(sufficient=True), Usage()
+        return Reflection(sufficient=True), exc.usage

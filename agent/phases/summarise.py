@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from agent.errors import ModelError
-from agent.llm import LLMClient, Message, Usage
+from agent.llm import InvalidReply, LLMClient, Message, Usage
 from agent.prompts import SUMMARY_MAX_TOKENS, SUMMARY_SYSTEM, TurnSummary, fenced
 from agent.summary import extractive_summary
 
@@ -28,6 +28,9 @@ async def summarise(llm: LLMClient | None, question: str, answer: str) -> tuple[
                 messages, TurnSummary, cheap=True, max_tokens=SUMMARY_MAX_TOKENS
             )
             return result.summary.strip(), usage
+        except InvalidReply as exc:
+            log.warning("model summary unusable, using the extractive one: %s", exc)
+            return extractive_summary(question, answer), exc.usage
         except ModelError as exc:
             log.warning("model summary failed, using the extractive one: %s", exc)
     return extractive_summary(question, answer), Usage()

@@ -6,7 +6,13 @@ import logging
 from collections.abc import Sequence
 
 from agent.llm import InvalidReply, LLMClient, Message, Usage
-from agent.prompts import UNDERSTAND_MAX_TOKENS, UNDERSTAND_SYSTEM, Understanding, fenced
+from agent.prompts import (
+    UNDERSTAND_MAX_TOKENS,
+    UNDERSTAND_SYSTEM,
+    Understanding,
+    UnderstandingReply,
+    fenced,
+)
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +22,9 @@ async def understand(
 ) -> tuple[Understanding, Usage]:
     """Ask the cheap model what `query` means given the selected earlier turns.
 
-    An unusable reply leaves `fallback` as the question: the later steps still work from it
+    A reply that is not JSON of that shape, or whose question is not in words (a timestamp,
+    an id, a placeholder), is shown to the model once; a second unusable reply leaves
+    `fallback` as the question: the later steps still work from it
     (the caller passes the question with the thread's recent companies, so "and Microsoft?"
     does not reach the plan alone).
     """
@@ -27,8 +35,8 @@ async def understand(
     ]
     try:
         return await llm.structured(
-            messages, Understanding, cheap=True, max_tokens=UNDERSTAND_MAX_TOKENS
+            messages, UnderstandingReply, cheap=True, max_tokens=UNDERSTAND_MAX_TOKENS
         )
     except InvalidReply as exc:
         log.warning("understand step fell back to the question with recent companies: %s", exc)
-        return Understanding(intent=fallback, resolved_query=fallback), Usage()
+        return Understanding(intent=fallback, resolved_query=fallback), exc.usage

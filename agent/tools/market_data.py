@@ -220,6 +220,9 @@ class Endpoint(Generic[ArgsT]):
     fetch: Callable[[FinancialDatasetsClient, ArgsT], Awaitable[ApiResponse]]
     what: Callable[[ArgsT], str]
     label: Callable[[ArgsT], str]
+    topics: tuple[str, ...]
+    """Word starts that, in a planned task, call for this endpoint: only the tools a
+    wave's tasks call for are sent with its execute call (`agent.phases.execute`)."""
 
     def tool(self, client: FinancialDatasetsClient) -> Tool[ArgsT]:
         return Tool(
@@ -228,7 +231,13 @@ class Endpoint(Generic[ArgsT]):
             args_model=self.args_model,
             run=partial(_answered, self, client),
             label=self.label,
+            topics=self.topics,
         )
+
+
+def _topics(listed: str) -> tuple[str, ...]:
+    """An endpoint's topics, written as one comma-separated list."""
+    return tuple(topic.strip() for topic in listed.split(",") if topic.strip())
 
 
 async def _answered(
@@ -294,6 +303,11 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=_statements("income_statements"),
         what=lambda a: f"income statements ({a.period})",
         label=lambda a: f"income statements · {a.ticker}",
+        topics=_topics(
+            "income, revenue, sales, earnings, profit, eps, margin, gross, "
+            "operating, expense, cost of, r&d, ebit, top line, bottom line, "
+            "financial statement"
+        ),
     ),
     Endpoint(
         name="get_balance_sheets",
@@ -304,6 +318,11 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=_statements("balance_sheets"),
         what=lambda a: f"balance sheets ({a.period})",
         label=lambda a: f"balance sheets · {a.ticker}",
+        topics=_topics(
+            "balance sheet, asset, liabilit, debt, cash, equity, inventor, "
+            "receivable, book value, leverage, liquidity, shares outstanding, "
+            "working capital, financial statement"
+        ),
     ),
     Endpoint(
         name="get_cash_flow_statements",
@@ -314,6 +333,10 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=_statements("cash_flow_statements"),
         what=lambda a: f"cash flow statements ({a.period})",
         label=lambda a: f"cash flow statements · {a.ticker}",
+        topics=_topics(
+            "cash flow, free cash, fcf, capex, capital expenditure, "
+            "capital allocation, buyback, repurchase, dividend, financial statement"
+        ),
     ),
     Endpoint(
         name="get_financial_metrics",
@@ -325,6 +348,10 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=_statements("financial_metrics"),
         what=lambda a: f"financial metrics ({a.period})",
         label=lambda a: f"financial metrics · {a.ticker}",
+        topics=_topics(
+            "metric, ratio, valuation, multiple, p/e, p/b, p/s, ev/ebitda, roe, roa, "
+            "roic, return on, margin, growth, yield, per share"
+        ),
     ),
     Endpoint(
         name="get_financial_metrics_snapshot",
@@ -335,6 +362,9 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=lambda client, a: client.financial_metrics_snapshot(a.ticker),
         what=lambda a: "financial metrics snapshot",
         label=lambda a: f"metrics snapshot · {a.ticker}",
+        topics=_topics(
+            "metric, ratio, valuation, valued, multiple, market cap, enterprise value, p/e, current"
+        ),
     ),
     Endpoint(
         name="get_price_snapshot",
@@ -344,6 +374,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=lambda client, a: client.price_snapshot(a.ticker),
         what=lambda a: "price snapshot",
         label=lambda a: f"price · {a.ticker}",
+        topics=_topics("price, quote, trading, stock, share price, today, current"),
     ),
     Endpoint(
         name="get_prices",
@@ -360,6 +391,10 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         ),
         what=lambda a: f"prices {a.start_date} to {a.end_date} ({a.interval})",
         label=lambda a: f"prices · {a.ticker} {a.start_date}→{a.end_date}",
+        topics=_topics(
+            "price, return, performance, volatil, move, rall, drop, fell, rose, "
+            "52-week, histor, chart"
+        ),
     ),
     Endpoint(
         name="get_company_news",
@@ -369,6 +404,9 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=lambda client, a: client.news(a.ticker, limit=a.limit),
         what=lambda a: "company news",
         label=lambda a: f"news · {a.ticker}",
+        topics=_topics(
+            "news, headline, announce, article, event, catalyst, sentiment, recent, why"
+        ),
     ),
     Endpoint(
         name="get_filings",
@@ -380,6 +418,9 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         ),
         what=lambda a: "SEC filings",
         label=lambda a: f"SEC filings · {a.ticker}",
+        topics=_topics(
+            "filing, filed, 10-k, 10-q, 8-k, annual report, quarterly report, accession"
+        ),
     ),
     Endpoint(
         name="get_filing_items",
@@ -391,6 +432,9 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=_filing_items,
         what=lambda a: f"{a.filing_type} items",
         label=lambda a: f"{a.filing_type} items · {a.ticker}",
+        topics=_topics(
+            "filing, 10-k, 10-q, annual report, risk, md&a, management, strategy, business, item"
+        ),
     ),
     Endpoint(
         name="get_segmented_revenues",
@@ -401,6 +445,10 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=lambda client, a: client.segmented_revenues(a.ticker, period=a.period, limit=a.limit),
         what=lambda a: f"segmented revenues ({a.period})",
         label=lambda a: f"segmented revenues · {a.ticker}",
+        topics=_topics(
+            "segment, product, region, geograph, breakdown, broken down, division, "
+            "business line, line of business, services"
+        ),
     ),
     Endpoint(
         name="get_insider_trades",
@@ -415,6 +463,9 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         ),
         what=lambda a: "insider trades",
         label=lambda a: f"insider trades · {a.ticker}",
+        topics=_topics(
+            "insider, executive, director, ceo, cfo, form 4, bought, sold, buying, selling"
+        ),
     ),
     Endpoint(
         name="get_analyst_estimates",
@@ -424,6 +475,10 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
         fetch=lambda client, a: client.analyst_estimates(a.ticker, period=a.period),
         what=lambda a: f"analyst estimates ({a.period})",
         label=lambda a: f"analyst estimates · {a.ticker}",
+        topics=_topics(
+            "estimate, forecast, consensus, analyst, expect, guidance, forward, "
+            "outlook, next year, next quarter, coming"
+        ),
     ),
 )
 

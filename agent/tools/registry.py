@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class Tool(Generic[ArgsT]):
     run: Callable[[ArgsT], Awaitable[ToolOutput]]
     label: Callable[[ArgsT], str]
     timeout: float | None = None
+    topics: tuple[str, ...] = ()
+    """Word starts that, in a planned task, call for this tool ("revenue", "10-k", "insider")."""
 
     def openai_schema(self) -> dict[str, Any]:
         """This tool as an entry of OpenAI's `tools=[...]` (function calling)."""
@@ -92,8 +95,9 @@ class ToolRegistry:
             self._tools[tool.name] = tool
         self._timeout = timeout
         self._result_tokens = result_tokens
-        # Built once: pydantic takes milliseconds per schema, and every task sends them all.
-        self._schemas = [tool.openai_schema() for tool in self._tools.values()]
+        # Built once: pydantic takes milliseconds per schema, and every wave sends some.
+        self._schemas = {name: tool.openai_schema() for name, tool in self._tools.items()}
+        self._topics = {name: _topic_pattern(tool) for name, tool in self._tools.items()}
         # Results with data, as the model reads them: trimming to the budget costs
         # several tokenizer passes, so a call repeated within the TTL reuses the envelope.
         self._results: TTLCache[str, ToolResult] = TTLCache(maxsize=cache_size, ttl=cache_ttl)
@@ -114,9 +118,17 @@ class ToolRegistry:
     def get(self, name: str) -> Tool[Any] | None:
         return self._tools.get(name)
 
-    def openai_tools(self) -> list[dict[str, Any]]:
-        """Every tool's schema, for `chat.completions.create(tools=...)`."""
-        return list(self._schemas)
+    def openai_tools(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The schemas of the tools `names` (every tool's when None), in registry order,
+        for `chat.completions.create(tools=...)`."""
+        if names is None:
+            return list(self._schemas.values())
+        wanted = set(names)
+        return [schema for name, schema in self._schemas.items() if name in wanted]
+
+    def matching(self, text: str) -> list[str]:
+        """The tools `text` (a planned task) calls for by name or by topic, in registry order."""
+        return [name for name, pattern in self._topics.items() if pattern.search(text)]
 
     def catalog(self) -> str:
         """One line per tool (name and first sentence), for a planning prompt."""
@@ -204,6 +216,12 @@ class ToolRegistry:
         return result
 
 
+def _topic_pattern(tool: Tool[Any]) -> re.Pattern[str]:
+    """The tool's name, or a word starting with one of its topics, anywhere in a text."""
+    alternatives = [re.escape(tool.name), *(re.escape(topic) for topic in tool.topics)]
+    return re.compile(rf"\b(?:{'|'.join(alternatives)})", re.IGNORECASE)
+
+
 class _ToolParametersSchema(GenerateJsonSchema):
     """Schemas the model reads easily: no titles, and an optional field as its plain type.
 
@@ -235,7 +253,9 @@ def _arguments_mapping(arguments: str | Mapping[str, Any] | None) -> Mapping[str
         return {}
     if isinstance(arguments, str):
         try:
-            parsed = json.loads(arguments)
+            # strict=False: a raw newline or tab inside a string, as local models write
+            # them, is read as itself rather than refused
+            parsed = json.loads(arguments, strict=False)
         except json.JSONDecodeError as exc:
             raise ToolError(f"the arguments are not valid JSON ({exc.msg})") from None
     else:
