@@ -2,11 +2,11 @@
 
 Each event is `event: <type>\\ndata: <one line of JSON>\\n\\n`, the type repeated in the JSON's
 `type`. The agent's progress events come as they happen (`phase`, `plan`, `tool_started`,
-`tool_finished`, then `answer_token` pieces of the answer); the stream ends with `done`
-(the answer, sources, usage per phase, seconds) or `error` (a human message and the
-reference id in the log). The agent's own `done` and `error` events are replaced by
-these richer ones. While a question waits for the session's earlier one, comment lines
-keep proxies from closing the quiet connection.
+`tool_finished`, `taking_long` once an answer runs slow, then `answer_token` pieces of the
+answer); the stream ends with `done` (the answer, sources, usage per phase, seconds) or
+`error` (a human message and the reference id in the log). The agent's own `done` and
+`error` events are replaced by these richer ones. While a question waits for the session's
+earlier one, comment lines keep proxies from closing the quiet connection.
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ from api.schemas import StreamDone, StreamError
 KEEPALIVE_SECONDS = 15.0
 KEEPALIVE = ": keep-alive\n\n"
 REPLACED_AGENT_EVENTS = {"done", "error"}
-EVENT_TYPES = ["phase", "plan", "tool_started", "tool_finished", "answer_token", "done", "error"]
+EVENT_TYPES = [
+    "phase",
+    "plan",
+    "tool_started",
+    "tool_finished",
+    "taking_long",
+    "answer_token",
+    "done",
+    "error",
+]
 
 # One event of the stream, for the OpenAPI document (OpenAPI 3.2's `itemSchema`).
 EVENT_SCHEMA: dict[str, object] = {

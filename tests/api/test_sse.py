@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import get_args
 
 from agent.progress import AnswerToken, Done, ErrorEvent, ProgressEvent
 from api.errors import RunFailure
 from api.runs import AgentRun
-from api.sse import KEEPALIVE, event_stream
+from api.sse import EVENT_TYPES, KEEPALIVE, event_stream
 from tests.api.conftest import parse_sse
 
 
@@ -56,3 +57,10 @@ async def test_the_agents_done_event_is_replaced_by_the_answer() -> None:
 
     assert len(chunks) == 1 and chunks[0].startswith("event: error\ndata: {")
     assert json.loads(chunks[0].split("data: ", 1)[1])["status"] == 502
+
+
+def test_the_documented_event_types_are_every_event_the_agent_sends() -> None:
+    union = get_args(get_args(ProgressEvent)[0])
+    sent = {model.model_fields["type"].default for model in union}
+
+    assert sent == set(EVENT_TYPES)
