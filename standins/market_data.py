@@ -12,6 +12,7 @@ Use the fixtures at the bottom: `market_data_server` gives a fresh, reset server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from standins.trailing import trailing_row
 
 API_KEY = "fd-test-key"
 FIXTURES = Path(__file__).with_name("market_data")
+GATE_TIMEOUT = 10.0
 STATEMENTS = ("income_statements", "balance_sheets", "cash_flow_statements")
 DATE_FILTER_SUFFIXES = ("", "_gt", "_gte", "_lt", "_lte")
 INTERVALS = ("day", "week", "month", "year")
@@ -87,6 +89,12 @@ class MarketDataServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[Failure] = []
+        self._gates: dict[str, int] = {}
+        self._arrived: dict[str, int] = {}
+        self._opened: dict[str, asyncio.Event] = {}
+        self._in_flight = 0
+        self.most_in_flight = 0
+        """The most requests this server was answering at one moment."""
         self._routes: dict[str, Callable[[web.Request], Row]] = {
             "/financials/": self._all_statements,
             "/financials/income-statements/": self._statement("income_statements"),
@@ -150,11 +158,24 @@ class MarketDataServer:
         with self._lock:
             self._failures.append(Failure(path_prefix, status, delay, times, body))
 
+    def gate(self, path_prefix: str, count: int) -> None:
+        """Hold requests whose path starts with `path_prefix` until `count` of them have
+        arrived (or `GATE_TIMEOUT` passed): calls made one after another wait that long,
+        calls made together go through at once. Shows concurrency without timing it."""
+        with self._lock:
+            self._gates[path_prefix] = count
+            self._arrived[path_prefix] = 0
+            self._opened.pop(path_prefix, None)
+
     def reset(self) -> None:
-        """Forget recorded requests and injected failures."""
+        """Forget recorded requests, injected failures and gates."""
         with self._lock:
             self._requests.clear()
             self._failures.clear()
+            self._gates.clear()
+            self._arrived.clear()
+            self._opened.clear()
+            self.most_in_flight = 0
 
     def start(self) -> Self:
         self.server.start()
@@ -172,6 +193,29 @@ class MarketDataServer:
     # request handling -------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            await self._pass_gate(normalise(request.path))
+            return await self._answer(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _pass_gate(self, path: str) -> None:
+        prefix = next((p for p in self._gates if path.startswith(p)), None)
+        if prefix is None:
+            return
+        with self._lock:
+            self._arrived[prefix] += 1
+            opened = self._opened.setdefault(prefix, asyncio.Event())
+            if self._arrived[prefix] >= self._gates[prefix]:
+                opened.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(opened.wait(), GATE_TIMEOUT)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = normalise(request.path)
         query = {key: request.query.getall(key) for key in request.query}
         recorded = RecordedRequest(request.method, path, query, request.headers.get("x-api-key"))

@@ -218,7 +218,7 @@ async def test_follow_up_resolves_that_company_from_history(make_agent, model, s
 async def test_parallel_tool_calls_run_at_the_same_time(
     make_agent, model, store, market_data_server
 ) -> None:
-    market_data_server.fail("/financials/income-statements", status=None, delay=0.6, times=3)
+    market_data_server.gate("/financials/income-statements", 3)
     model.script(
         "plan",
         Reply(
@@ -238,14 +238,13 @@ async def test_parallel_tool_calls_run_at_the_same_time(
     )
     events, on_progress = collector()
 
-    result = await make_agent().agent.run(
+    await make_agent().agent.run(
         "Compare revenue of Apple, Microsoft and Nvidia", on_progress=on_progress
     )
 
     finished = [e for e in events if isinstance(e, ToolFinished)]
     assert len(finished) == 3 and all(e.ok for e in finished)
-    assert result.timings["execute"] < 1.5  # three 0.6 s calls, not one after another
-    assert all(e.seconds >= 0.5 for e in finished)
+    assert market_data_server.most_in_flight == 3  # one after another, it would be 1
 
 
 async def test_a_failing_data_api_becomes_no_data_and_the_run_goes_on(
