@@ -47,7 +47,7 @@ from bot.metrics import DEDUPE_HITS, QUESTIONS_WAITING
 from bot.questions import Question
 from bot.rate_budget import RateBudget
 from bot.status_message import StatusUpdater, ThreadProgress
-from stores import PendingQuestion, Source, StoreUnavailable
+from stores import PendingQuestion, Source, StoreBusy, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +167,8 @@ class ThreadAnswerer:
             DEDUPE_HITS.labels("here").inc()
             return False
         self._seen[key] = True
-        ttl = self.config.dedupe_ttl
         try:
-            if held is not None:
-                first = await self.research.hold(held, ttl)
-            else:
-                first = await self.research.claim(key, ttl)
+            first = await self._claim_when_reachable(key, held)
         except StoreUnavailable as exc:
             # Going ahead can answer a message twice if Slack retries it to another instance
             # during the outage; dropping it would answer it never. Slack retries only when
@@ -183,6 +179,21 @@ class ThreadAnswerer:
             log.info("skipping %s: already taken", key)
             DEDUPE_HITS.labels("store").inc()
         return first
+
+    async def _claim_when_reachable(self, key: str, held: PendingQuestion | None) -> bool:
+        """Claim (and hold); if this process was too busy to get a connection, once more:
+        the store is up, and going ahead on local memory would answer twice whenever
+        another instance, or a Slack retry, claims the same message meanwhile."""
+        try:
+            return await self._claim(key, held)
+        except StoreBusy as exc:
+            log.warning("claiming %s: %s; trying once more", key, exc)
+        return await self._claim(key, held)
+
+    async def _claim(self, key: str, held: PendingQuestion | None) -> bool:
+        if held is not None:
+            return await self.research.hold(held, self.config.dedupe_ttl)
+        return await self.research.claim(key, self.config.dedupe_ttl)
 
     async def replied_in(self, session_id: str) -> bool:
         """Whether Dexter is answering in the thread, in any process, or told it something
