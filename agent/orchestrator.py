@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
@@ -28,8 +28,14 @@ from agent.context import (
 )
 from agent.embeddings import Embedder, EmbeddingError, turn_text
 from agent.errors import AgentError, ModelError, RunTimeout
-from agent.llm import LLMClient, Usage, answer_deadline
-from agent.phases.answer import answer, nothing_fetched
+from agent.llm import LLMClient, Message, Usage, answer_deadline
+from agent.phases.answer import (
+    NO_DATA,
+    answer,
+    history_text,
+    nothing_fetched,
+    unsupported_figures,
+)
 from agent.phases.execute import Gathered, execute
 from agent.phases.plan import plan
 from agent.phases.reflect import reflect
@@ -247,6 +253,29 @@ class Agent:
             TakingLong(seconds=self.config.slow_notice, deadline=self.config.run_timeout),
         )
 
+    async def _answer_without_data(
+        self,
+        query: str,
+        understanding: Understanding,
+        history_messages: list[Message],
+        stream_token: Callable[[str], Awaitable[None]],
+    ) -> tuple[str, Usage]:
+        """No data call was made: the answer may rest on the thread or on no figure at all.
+        It is written in full before it is shown, and one that states an amount or a
+        percentage found in neither the question nor the thread is replaced by `NO_DATA`."""
+        pieces: list[str] = []
+
+        async def keep(piece: str) -> None:
+            pieces.append(piece)
+
+        text, usage = await answer(self.llm, query, understanding, history_messages, "", keep)
+        invented = unsupported_figures(text, [query, *history_text(history_messages)])
+        if invented:
+            log.warning("answer without data stated figures no tool returned: %s", invented)
+            text = NO_DATA
+        await stream_token(text)
+        return text, usage
+
     async def _research(
         self,
         query: str,
@@ -321,6 +350,10 @@ class Agent:
             # a model shown only errors invents figures: say what could not be fetched
             text, usage = nothing_fetched(gathered), Usage()
             await stream_token(text)
+        elif not gathered.results:
+            text, usage = await self._answer_without_data(
+                query, understanding, history_messages, stream_token
+            )
         else:
             text, usage = await answer(
                 self.llm, query, understanding, history_messages, gathered.text(), stream_token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from agent.llm import LLMClient, Message, Usage
@@ -42,3 +43,32 @@ def nothing_fetched(gathered: Gathered) -> str:
         f"These calls returned nothing:\n{failed}\n\n"
         "The data service may be down or slow; please try again in a few minutes."
     )
+
+
+FIGURE = re.compile(
+    r"\$\s?(\d[\d,]*(?:\.\d+)?)|(\d[\d,]*(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE
+)
+"""A money amount or a percentage: what a reader takes for a fact from the data."""
+
+NO_DATA = (
+    "I didn't find market data for this question, so I won't state figures. Please name the "
+    "company (or its ticker) and the period you mean, and ask again."
+)
+
+
+def unsupported_figures(text: str, grounds: Sequence[str]) -> list[str]:
+    """The money amounts and percentages of `text` whose number appears in none of
+    `grounds` (the question and the thread's earlier turns): with no data fetched, those
+    can only be made up."""
+    known = " ".join(grounds).replace(",", "")
+    found = []
+    for match in FIGURE.finditer(text):
+        number = (match.group(1) or match.group(2)).replace(",", "")
+        if number not in known:
+            found.append(match.group(0).strip())
+    return found
+
+
+def history_text(history: Sequence[Message]) -> list[str]:
+    """The text of the earlier turns sent to the model, where figures may come from."""
+    return [str(message.get("content") or "") for message in history]

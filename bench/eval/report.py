@@ -65,6 +65,9 @@ class ModeSummary:
     follow_ups: int
     follow_ups_correct: int
     history_tokens: int
+    whole_history_tokens: int
+    """What the same turns' whole histories cost: each mode's session has answers of its
+    own, so with a model that does not answer alike every time, this is the fair base."""
 
     @property
     def accuracy(self) -> float:
@@ -93,6 +96,7 @@ def mode_summaries(records: Sequence[TurnRecord]) -> dict[str, ModeSummary]:
             follow_ups=len(later),
             follow_ups_correct=sum(r.score.correct for r in later),
             history_tokens=sum(r.history_tokens for r in group),
+            whole_history_tokens=sum(r.full_history_tokens for r in group),
         )
     return summaries
 
@@ -163,6 +167,7 @@ def _modes(records: Sequence[TurnRecord]) -> Table:
     for column in ("mode", "turns", "correct", "accuracy", "score", "follow-ups correct"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     table.add_column("history tokens sent", justify="right")
+    table.add_column("of its whole history", justify="right")
     table.add_column("vs full", justify="right")
     full = summaries.get("full")
     for mode in THREAD_MODES:
@@ -174,6 +179,7 @@ def _modes(records: Sequence[TurnRecord]) -> Table:
             if full and full.history_tokens
             else "-"
         )
+        whole = summary.whole_history_tokens
         table.add_row(
             mode,
             str(summary.turns),
@@ -182,6 +188,7 @@ def _modes(records: Sequence[TurnRecord]) -> Table:
             f"{summary.score:.3f}",
             f"{summary.follow_ups_correct}/{summary.follow_ups} ({summary.follow_up_accuracy:.0%})",
             f"{summary.history_tokens:,}",
+            f"{summary.history_tokens / whole:.0%}" if whole else "-",
             share,
         )
     return table

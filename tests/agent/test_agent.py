@@ -11,6 +11,7 @@ import pytest
 
 from agent import ModelError
 from agent.embeddings import LocalEmbedder
+from agent.phases.answer import NO_DATA
 from agent.progress import (
     AnswerToken,
     Done,
@@ -281,6 +282,36 @@ async def test_when_every_data_call_fails_no_figure_is_invented(
     assert "couldn't fetch the market data" in result.answer
     assert "· AAPL" in result.answer and not re.search(r"\$|\d{3}", result.answer)
     assert result.sources == () and len(await store.load(SESSION)) == 1
+
+
+@pytest.mark.parametrize(
+    ("earlier", "said", "kept"),
+    [
+        (None, "Microsoft's net income in 2024 was $61.8 billion, up 7.5%.", False),
+        (None, "Earnings per share is net income divided by the shares outstanding.", True),
+        (
+            ("Microsoft's net income in 2024?", "It was $88.1 billion in FY2024."),
+            "As I said, Microsoft earned $88.1 billion in FY2024.",
+            True,
+        ),
+    ],
+)
+async def test_an_answer_without_data_states_no_figure_the_thread_does_not_hold(
+    make_agent, model, store, earlier, said, kept
+) -> None:
+    if earlier is not None:
+        await store.append(SESSION, Turn(question=earlier[0], answer=earlier[1]))
+    model.script("execute", Reply(content="No call needed."))
+    model.script("answer", Reply(content=said))
+    events, on_progress = collector()
+
+    result = await make_agent().agent.run(
+        "And Microsoft's net income?", session_id=SESSION, store=store, on_progress=on_progress
+    )
+
+    assert result.tool_calls == 0
+    shown = "".join(e.text for e in events if isinstance(e, AnswerToken))
+    assert result.answer == shown == (said if kept else NO_DATA)
 
 
 async def test_a_failed_understanding_still_plans_with_the_threads_companies(
