@@ -13,7 +13,6 @@ Usage counts every attempt: a retried request sent its prompt again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
@@ -29,6 +28,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import ModelError, ModelTrouble
+from agent.lenient_json import loads_leniently
 from agent.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def parse_json_reply(text: str, schema: type[Schema]) -> Schema:
     start, end = cleaned.find("{"), cleaned.rfind("}")
     if start == -1 or end < start:
         raise ValueError("the reply holds no JSON object")
-    return schema.model_validate(json.loads(cleaned[start : end + 1], strict=False))
+    return schema.model_validate(loads_leniently(cleaned[start : end + 1]))
 
 
 class LLMClient:

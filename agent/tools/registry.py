@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from agent.lenient_json import loads_leniently
 from agent.tools.envelope import ToolResult
 from agent.tools.errors import ToolError
 from stores.models import Source
@@ -253,9 +254,7 @@ def _arguments_mapping(arguments: str | Mapping[str, Any] | None) -> Mapping[str
         return {}
     if isinstance(arguments, str):
         try:
-            # strict=False: a raw newline or tab inside a string, as local models write
-            # them, is read as itself rather than refused
-            parsed = json.loads(arguments, strict=False)
+            parsed = loads_leniently(arguments)
         except json.JSONDecodeError as exc:
             raise ToolError(f"the arguments are not valid JSON ({exc.msg})") from None
     else:

@@ -608,6 +608,17 @@ async def test_arguments_that_are_not_an_object_are_rejected(
     assert problem in (result.error or "")
 
 
+async def test_arguments_with_quotes_escaped_by_a_local_model_server_are_read(
+    registry: ToolRegistry,
+) -> None:
+    """llama-cpp-python's function-calling chat format hands back JSON whose quotes are
+    HTML-escaped."""
+    arguments = "{&#34;ticker&#34;: &#34;AAPL&#34;}"
+    result = await registry.execute("get_price_snapshot", arguments)
+
+    assert result.ok, result.error
+
+
 # what the model reads --------------------------------------------------------------------
 
 
