@@ -111,7 +111,8 @@ class Inbox(Protocol):
     A process `hold`s a question before Slack is acknowledged, `settle`s it once the
     thread has its reply, and `beat`s while it lives; the questions of a process that
     stopped beating (killed, out of memory, its machine gone) are `adopt`ed by another,
-    or by itself after a restart under a new owner name. Every method is one round trip.
+    or by itself after a restart under a new owner name. Every method is one round trip,
+    but for `hold` on a Redis Cluster (three single-slot steps, see `stores.redis_inbox`).
     """
 
     async def hold(self, question: PendingQuestion, ttl: float) -> bool: ...

@@ -41,7 +41,8 @@ def nothing_fetched(gathered: Gathered) -> str:
     return (
         "I couldn't fetch the market data this question needs, so I won't guess at figures. "
         f"These calls returned nothing:\n{failed}\n\n"
-        "The data service may be down or slow; please try again in a few minutes."
+        "Check the company (or its ticker) and the period; if they are right, the data "
+        "service may be down or slow, so please try again in a few minutes."
     )
 
 
