@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
+from agent.echoes import EchoFilter
 from agent.llm import LLMClient, Message, Usage
 from agent.phases.execute import Gathered
 from agent.prompts import ANSWER_MAX_TOKENS, ANSWER_SYSTEM, ANSWER_USER, Understanding, fenced
@@ -18,7 +19,8 @@ async def answer(
     gathered: str,
     on_token: Callable[[str], Awaitable[None]],
 ) -> tuple[str, Usage]:
-    """Stream the answer to `on_token`; return the whole text and its usage."""
+    """Stream the answer to `on_token`, without the prompt's fence tags a model may echo;
+    return the text shown and its usage."""
     messages: list[Message] = [
         {"role": "system", "content": ANSWER_SYSTEM},
         *history,
@@ -31,8 +33,19 @@ async def answer(
             ),
         },
     ]
-    text, usage = await llm.stream(messages, on_token, max_tokens=ANSWER_MAX_TOKENS)
-    return text.strip(), usage
+    echoes = EchoFilter()
+    shown: list[str] = []
+
+    async def show(piece: str) -> None:
+        if text := echoes.feed(piece):
+            shown.append(text)
+            await on_token(text)
+
+    _, usage = await llm.stream(messages, show, max_tokens=ANSWER_MAX_TOKENS)
+    if held := echoes.flush():  # a tag begun and never finished is text after all
+        shown.append(held)
+        await on_token(held)
+    return "".join(shown).strip(), usage
 
 
 def nothing_fetched(gathered: Gathered) -> str:

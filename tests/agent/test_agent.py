@@ -549,3 +549,19 @@ async def test_embeddings_off_selects_context_lexically(make_agent, model, store
 async def test_an_empty_question_is_refused(make_agent) -> None:
     with pytest.raises(ValueError, match="empty"):
         await make_agent().agent.run("   ")
+
+
+async def test_fence_tags_a_model_echoes_never_reach_the_answer(make_agent, model) -> None:
+    """A weak model copies the prompt's fences, HTML-escaped by some servers, into its
+    answer; they are dropped as it streams, so what is shown is what is kept."""
+    echoed = "&lt;question&gt;\nApple's revenue was $383.3 billion in FY2023.\n</data>\nA < B & C"
+    model.script("answer", Reply(content=echoed))
+    events, on_progress = collector()
+
+    result = await make_agent().agent.run(
+        "What was Apple's revenue in 2023?", on_progress=on_progress
+    )
+
+    shown = "".join(e.text for e in events if isinstance(e, AnswerToken))
+    assert result.answer == shown.strip()
+    assert result.answer == "Apple's revenue was $383.3 billion in FY2023.\nA < B & C"
