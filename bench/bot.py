@@ -38,9 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.schema import CreateSchema, DropSchema
-
 from agent import AgentResult, ResearchService
+from bench.postgres import drop_schema, migrated_schema
 from bench.standins_process import StandinsProcess
 from service.configs import slack_config
 from service.runtime import open_runtime, research_service
@@ -51,8 +50,6 @@ from standins.openai_server import API_KEY as MODEL_KEY
 from standins.slack_api import BOT_TOKEN, TEAM_ID
 from standins.slack_events import CHANNEL, SIGNING_SECRET, mention
 from standins.uvicorn_server import serve
-from stores import open_store
-from stores.sql_engine import create_store_engine
 
 STORES = {
     "memory": "memory://",
@@ -93,7 +90,7 @@ async def run(threads: int, latency: float, store: str, in_flight: int, streamin
     with tempfile.TemporaryDirectory() as scratch:
         store_url = STORES.get(store, f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}")
         if store == "postgres":
-            store_url = await postgres_schema(f"bench_bot_{os.getpid()}")
+            store_url = await migrated_schema(STORES["postgres"], f"bench_bot_{os.getpid()}")
         settings = load_settings(
             _env_file=None,
             slack_bot_token=BOT_TOKEN,
@@ -128,7 +125,7 @@ async def run(threads: int, latency: float, store: str, in_flight: int, streamin
             if store == "redis":
                 await purge_redis(settings.dexter_redis_prefix)
             if store == "postgres":
-                await drop_postgres_schema(f"bench_bot_{os.getpid()}")
+                await drop_schema(STORES["postgres"], f"bench_bot_{os.getpid()}")
     model_waits = standins.model_waits()
     slack_calls = standins.slack_calls()
     standins.stop()
@@ -176,25 +173,6 @@ async def every_thread_heard_back(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{threads - len(shown) - len(failed)} threads never heard back")
         await asyncio.sleep(0.2)
-
-
-async def postgres_schema(schema: str) -> str:
-    """A migrated schema of this run in the test database; its store URL."""
-    engine = create_store_engine(STORES["postgres"])
-    async with engine.begin() as conn:
-        await conn.execute(CreateSchema(schema, if_not_exists=True))
-    await engine.dispose()
-    url = f"{STORES['postgres']}?search_path={schema}"
-    store = await open_store(url, migrate=True)
-    await store.close()
-    return url
-
-
-async def drop_postgres_schema(schema: str) -> None:
-    engine = create_store_engine(STORES["postgres"])
-    async with engine.begin() as conn:
-        await conn.execute(DropSchema(schema, cascade=True))
-    await engine.dispose()
 
 
 async def purge_redis(prefix: str) -> None:

@@ -65,8 +65,8 @@ if __package__ in (None, ""):
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.schema import CreateSchema, DropSchema
 
+from bench.postgres import drop_schema, migrated_schema
 from bench.standins_process import StandinsProcess, StandinURLs
 from standins.market_data import API_KEY as MARKET_DATA_KEY
 from standins.openai_server import API_KEY as MODEL_KEY
@@ -497,17 +497,6 @@ async def store_bytes(kind: str, url: str, prefix: str, sqlite_path: Path | None
     return {"history": total, "all": total}
 
 
-async def postgres_schema(url: str, schema: str) -> str:
-    engine = create_store_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(CreateSchema(schema, if_not_exists=True))
-    await engine.dispose()
-    scoped = f"{url}?search_path={schema}"
-    store = await open_store(scoped, migrate=True)
-    await store.close()
-    return scoped
-
-
 async def clean_up(kind: str, url: str, prefix: str, schema: str) -> None:
     if kind == "redis":
         client = Redis.from_url(url)
@@ -516,10 +505,7 @@ async def clean_up(kind: str, url: str, prefix: str, schema: str) -> None:
             await client.unlink(*keys[start : start + 500])
         await client.aclose()
     elif kind == "postgres":
-        engine = create_store_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(DropSchema(schema, cascade=True))
-        await engine.dispose()
+        await drop_schema(url, schema)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -544,7 +530,7 @@ async def soak(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     prefix, schema = f"soak-{run_id}", f"soak_{run_id.replace('-', '_')}"
     sqlite_path = logs / "soak.db" if args.store == "sqlite" else None
     if args.store == "postgres":
-        store_url = await postgres_schema(args.postgres_url, schema)
+        store_url = await migrated_schema(args.postgres_url, schema)
     elif args.store == "redis":
         store_url = args.redis_url
     else:
