@@ -61,7 +61,16 @@ from stores.models import (
 from stores.redis_cluster import cluster_client, is_cluster_url
 from stores.redis_inbox import RedisInbox
 from stores.redis_keys import SERVER_ERRORS, RedisKeys, unavailable_on_error
-from stores.sealing import SETTING, EncryptionKeyError, Sealer, opened, place
+from stores.sealing import (
+    SETTING,
+    EncryptionKeyError,
+    Sealer,
+    first_question_place,
+    opened,
+    opened_first_question,
+    opened_turn,
+    turn_place,
+)
 
 log = logging.getLogger(__name__)
 
@@ -311,10 +320,10 @@ class RedisSessionStore:
         seal for the next seq, and have the script refuse if another append came first
         (then seal for the seq it reports, and try again)."""
         seal = sealer.seal
-        first_question = seal(turn.question.encode(), place("first question", session_id))
+        first_question = seal(turn.question.encode(), first_question_place(session_id))
         seq = int(await self._redis.llen(keys[0])) + 1
         for _ in range(SEALED_APPEND_ATTEMPTS):
-            sealed = seal(encoded, place("turn", session_id, seq))
+            sealed = seal(encoded, turn_place(session_id, seq))
             args: list[bytes | str | int] = [
                 sealed,
                 session_id,
@@ -348,7 +357,7 @@ class RedisSessionStore:
             raw = _bytes(value)
             if sealer.is_current(raw):
                 continue
-            where = place("turn", session_id, index + 1)
+            where = turn_place(session_id, index + 1)
             try:
                 words = opened(sealer, raw, where)
                 decode_turn(words, seq=index + 1)
@@ -363,7 +372,7 @@ class RedisSessionStore:
         stored = await self._redis.hget(meta_key, "first_question")
         if stored is None or sealer.is_current(question := _bytes(stored)):
             return
-        where = place("first question", session_id)
+        where = first_question_place(session_id)
         try:
             words = opened(sealer, question, where)
         except CorruptTurn as exc:
@@ -383,8 +392,7 @@ class RedisSessionStore:
         turns = []
         for seq, raw in enumerate(raw_turns, start=first_seq):
             try:
-                words = opened(self._sealer, raw, place("turn", session_id, seq))
-                turns.append(decode_turn(words, seq=seq))
+                turns.append(opened_turn(self._sealer, session_id, seq, raw))
             except CorruptTurn as exc:
                 log.warning("skipping corrupt turn %d of session %s: %s", seq, session_id, exc)
         return tuple(turns)
@@ -442,18 +450,11 @@ class RedisSessionStore:
             if not meta:
                 continue
             try:
-                question = self._first_question(session_id, meta[b"first_question"])
+                question = opened_first_question(self._sealer, session_id, meta[b"first_question"])
                 found.append(_session_info(session_id, meta, question))
             except (KeyError, ValueError) as exc:
                 log.warning("skipping corrupt meta of session %s: %r", session_id, exc)
         return found
-
-    def _first_question(self, session_id: str, stored: bytes) -> str:
-        try:
-            return opened(self._sealer, stored, place("first question", session_id)).decode()
-        except CorruptTurn as exc:
-            log.warning("the first question of session %s will not open: %s", session_id, exc)
-            return ""
 
     async def claim_event(self, event_id: str, ttl: float) -> bool:
         with unavailable_on_error(self._url):

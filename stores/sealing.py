@@ -30,7 +30,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from stores.base import StoreError
-from stores.codec import CorruptTurn
+from stores.codec import CorruptTurn, decode_turn
+from stores.models import Turn
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,15 @@ def is_sealed(value: bytes) -> bool:
 def place(*parts: str | int) -> bytes:
     """Where a value sits, as associated data: parts joined by NUL (ids never hold one)."""
     return "\0".join(map(str, parts)).encode()
+
+
+def turn_place(session_id: str, seq: int) -> bytes:
+    """A turn's place: its session and seq, so that it opens nowhere else."""
+    return place("turn", session_id, seq)
+
+
+def first_question_place(session_id: str) -> bytes:
+    return place("first question", session_id)
 
 
 class Sealer:
@@ -130,6 +140,22 @@ def opened(sealer: Sealer | None, value: bytes, where: bytes) -> bytes:
     if sealer is None:
         raise EncryptionKeyError(f"the store holds encrypted turns: set {SETTING} to read them")
     return sealer.open(value, where)
+
+
+def opened_turn(sealer: Sealer | None, session_id: str, seq: int, stored: bytes) -> Turn:
+    """The turn a store kept as `stores.codec` bytes, sealed or in the clear; raises
+    `CorruptTurn` (skip it) or `EncryptionKeyError` (no configured key fits)."""
+    return decode_turn(opened(sealer, stored, turn_place(session_id, seq)), seq=seq)
+
+
+def opened_first_question(sealer: Sealer | None, session_id: str, stored: bytes) -> str:
+    """A session's first question as written, or "" (logged) if it will not open: a
+    listing shows the session anyway."""
+    try:
+        return opened(sealer, stored, first_question_place(session_id)).decode()
+    except CorruptTurn as exc:
+        log.warning("the first question of session %s will not open: %s", session_id, exc)
+        return ""
 
 
 def opened_text(sealer: Sealer | None, text: str, where: bytes) -> str:

@@ -54,7 +54,7 @@ from stores.base import (
     check_page,
     redact_url,
 )
-from stores.codec import CorruptTurn, decode_turn, encode_turn
+from stores.codec import CorruptTurn, encode_turn
 from stores.keyed_locks import KeyedLocks
 from stores.migrate import current_revision, head_revision, upgrade
 from stores.models import (
@@ -71,7 +71,16 @@ from stores.models import (
     scope_of,
     utcnow,
 )
-from stores.sealing import SETTING, EncryptionKeyError, Sealer, opened, place
+from stores.sealing import (
+    SETTING,
+    EncryptionKeyError,
+    Sealer,
+    first_question_place,
+    opened,
+    opened_first_question,
+    opened_turn,
+    turn_place,
+)
 from stores.sql_engine import EngineUse, create_store_engine, is_sqlite, unavailable_on_error
 from stores.sql_inbox import SQLInbox
 from stores.sql_lease import EXPIRED_LEASES, SessionLeases
@@ -281,7 +290,7 @@ class SQLSessionStore:
         """The row of a turn: its words in the clear columns, or sealed in `sealed`."""
         if self._sealer is None:
             return _turn_values(session_id, seq, turn)
-        sealed = self._sealer.seal(encode_turn(turn), place("turn", session_id, seq))
+        sealed = self._sealer.seal(encode_turn(turn), turn_place(session_id, seq))
         blank = replace(turn, question="", answer="", summary="", sources=(), embedding=None)
         return _turn_values(session_id, seq, blank) | {"sealed": sealed}
 
@@ -295,7 +304,7 @@ class SQLSessionStore:
             "now": utcnow(),
         }
         if self._sealer is not None:
-            where = place("first question", session_id)
+            where = first_question_place(session_id)
             values["first_question"] = ""
             values["sealed_first_question"] = self._sealer.seal(turn.question.encode(), where)
         return values
@@ -357,13 +366,7 @@ class SQLSessionStore:
         ]
 
     def _first_question(self, session_id: str, clear: str, sealed: bytes | None) -> str:
-        if sealed is None:
-            return clear
-        try:
-            return opened(self._sealer, sealed, place("first question", session_id)).decode()
-        except CorruptTurn as exc:
-            log.warning("the first question of session %s will not open: %s", session_id, exc)
-            return ""
+        return clear if sealed is None else opened_first_question(self._sealer, session_id, sealed)
 
     async def claim_event(self, event_id: str, ttl: float) -> bool:
         """Insert the key, or take it over if its claim has expired; true if either happened.
@@ -497,7 +500,7 @@ class SQLSessionStore:
             async with self._writing(), self._engine.begin() as conn:
                 for session_id, clear, sealed in rows:
                     last = session_id
-                    where = place("first question", session_id)
+                    where = first_question_place(session_id)
                     try:
                         question = opened(self._sealer, sealed or b"", where).decode() or clear
                     except (CorruptTurn, EncryptionKeyError) as exc:
@@ -547,10 +550,8 @@ class SQLSessionStore:
                 if sealed is None:
                     turns.append(_turn_from_row(*row))
                     continue
-                seq, feedback = row[0], row[-1]
-                words = opened(self._sealer, sealed, place("turn", session_id, seq))
-                turn = decode_turn(words, seq=seq)
-                turns.append(replace(turn, feedback=_rating(feedback)))
+                turn = opened_turn(self._sealer, session_id, row[0], sealed)
+                turns.append(replace(turn, feedback=_rating(row[-1])))
             except CorruptTurn as exc:
                 log.warning("skipping corrupt turn %d of session %s: %s", row[0], session_id, exc)
         return tuple(turns)
