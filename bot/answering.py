@@ -113,6 +113,10 @@ class ThreadAnswerer:
         self.config = config
         self.owner = owner_name()
         self._queues: dict[str, list[Question]] = {}
+        self._arriving: dict[str, dict[str, tuple[int, int]]] = {}
+        """Per thread, the questions taken here whose listener has not queued them yet, by
+        key: Bolt runs listeners after the ack, in no set order, so a later question of the
+        thread can reach the queue first."""
         self._workers: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
         self._streaming_refused: str | None = None
@@ -155,7 +159,13 @@ class ThreadAnswerer:
         """True the first time this Slack message is seen, whichever event or retry brings
         it, in this process or any sharing the store. A question `to_answer` is also held
         in the inbox until its thread has the reply."""
-        return await self._first(question.event_key, self._pending(question) if to_answer else None)
+        first = await self._first(
+            question.event_key, self._pending(question) if to_answer else None
+        )
+        if first and to_answer:
+            arriving = self._arriving.setdefault(question.thread.session_id, {})
+            arriving[question.event_key] = question.order
+        return first
 
     async def claim_key(self, key: str) -> bool:
         """True the first time `key` (a button press, say) is claimed by any process."""
@@ -216,6 +226,10 @@ class ThreadAnswerer:
         """Queue `question` among its thread's others in Slack's order, starting a worker
         if the thread has none."""
         session_id = question.thread.session_id
+        arriving = self._arriving.get(session_id, {})
+        arriving.pop(question.event_key, None)
+        if not arriving:
+            self._arriving.pop(session_id, None)
         queue = self._queues.get(session_id)
         if queue is not None:
             # after the one being answered, before the first that Slack sent later
@@ -249,14 +263,28 @@ class ThreadAnswerer:
         queue = self._queues[session_id]
         try:
             while queue:
-                await self.answer(queue[0])
-                queue.pop(0)
+                await self._until_older_arrive(session_id, queue[0])
+                queue.sort(key=lambda queued: queued.order)  # nothing is in progress yet
+                question = queue[0]
+                await self.answer(question)
+                queue.remove(question)
         except asyncio.CancelledError:
             # The question in progress has replaced its own status with the notice.
             await asyncio.shield(self._ask_to_retry(list(queue)[1:]))
             raise
         finally:
             del self._queues[session_id]
+
+    async def _until_older_arrive(self, session_id: str, question: Question) -> None:
+        """Wait while an older question of the thread, taken here, has not reached the
+        queue (its listener runs a moment after the ack); at most a lease, so a listener
+        that failed cannot hold the thread up for good."""
+        waited = 0.0
+        while waited < self.config.lease and any(
+            order < question.order for order in self._arriving.get(session_id, {}).values()
+        ):
+            await asyncio.sleep(self.config.turn_poll)
+            waited += self.config.turn_poll
 
     async def _ask_to_retry(self, questions: list[Question]) -> None:
         for question in questions:
