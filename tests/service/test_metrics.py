@@ -76,6 +76,7 @@ async def test_slack_acks_and_questions_in_flight_are_measured(start_dexter, mod
     await dexter.send.event(question)
     await dexter.send.event(question, retry_num=1)
     await wait_until(lambda: answers(dexter.slack, question["ts"]))
+    await dexter.runtime.slack.answerer.drain()  # the answer shows before its worker ends
     after = (await dexter.send.http.get(metrics_url)).text
 
     acks = value(after, "dexter_slack_ack_seconds_count")
